@@ -1,0 +1,162 @@
+//! The children's environment: the inherited environment without age
+//! identities, plus the decrypted secrets. Existing variables win unless
+//! `CLAWINIT_SECRETS_OVERRIDE=true`. Values live in zeroizing buffers.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use zeroize::Zeroizing;
+
+use crate::secrets::{SecretVar, IDENTITY_VARIABLE_PREFIX};
+
+/// `NAME=VALUE` entries in the order the child will see them.
+#[derive(Default)]
+pub struct ChildEnv {
+    entries: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+}
+
+/// What merging did, for the one log line (counts and names only).
+#[derive(Debug, Default, PartialEq)]
+pub struct MergeReport {
+    pub added: usize,
+    pub overridden: Vec<String>,
+    pub kept_existing: Vec<String>,
+    pub dropped_identity: Vec<String>,
+}
+
+impl ChildEnv {
+    /// The inherited environment minus every `SOPS_AGE_*` variable: the private
+    /// key never reaches the gateway or the worker.
+    pub fn inherit(parent: impl IntoIterator<Item = (OsString, OsString)>) -> ChildEnv {
+        let entries = parent
+            .into_iter()
+            .filter(|(name, _)| {
+                !name
+                    .as_bytes()
+                    .starts_with(IDENTITY_VARIABLE_PREFIX.as_bytes())
+            })
+            .map(|(name, value)| {
+                (
+                    name.as_bytes().to_vec(),
+                    Zeroizing::new(value.as_bytes().to_vec()),
+                )
+            })
+            .collect();
+        ChildEnv { entries }
+    }
+
+    /// Add the secrets; a later duplicate in the file wins over an earlier one.
+    pub fn merge_secrets(
+        &mut self,
+        secrets: Vec<SecretVar>,
+        override_existing: bool,
+    ) -> MergeReport {
+        let mut report = MergeReport::default();
+        let inherited = self.entries.len();
+        for var in secrets {
+            let name = var.name.into_bytes();
+            let label = String::from_utf8_lossy(&name).into_owned();
+            if name.starts_with(IDENTITY_VARIABLE_PREFIX.as_bytes()) {
+                report.dropped_identity.push(label);
+                continue;
+            }
+            match self.entries.iter().position(|(n, _)| *n == name) {
+                Some(i) if i < inherited && !override_existing => report.kept_existing.push(label),
+                Some(i) => {
+                    if i < inherited {
+                        report.overridden.push(label);
+                    }
+                    self.entries[i].1 = var.value;
+                }
+                None => {
+                    report.added += 1;
+                    self.entries.push((name, var.value));
+                }
+            }
+        }
+        report.kept_existing.dedup();
+        report.overridden.dedup();
+        report
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name.as_bytes())
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// `NAME=VALUE\0` strings for `execve`, wiped when dropped.
+    pub fn to_envp(&self) -> Vec<Zeroizing<Vec<u8>>> {
+        self.entries
+            .iter()
+            .map(|(name, value)| {
+                let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 2));
+                entry.extend_from_slice(name);
+                entry.push(b'=');
+                entry.extend_from_slice(value);
+                entry.push(0);
+                entry
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::tree::secret;
+
+    fn parent(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        list.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    fn var(name: &str, value: &str) -> SecretVar {
+        SecretVar {
+            name: name.into(),
+            value: secret(value.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn identities_never_reach_children() {
+        let mut env = ChildEnv::inherit(parent(&[
+            ("SOPS_AGE_KEY", "AGE-SECRET"),
+            ("SOPS_AGE_KEY_FILE", "/k"),
+            ("PATH", "/bin"),
+        ]));
+        let report = env.merge_secrets(vec![var("SOPS_AGE_KEY", "x")], true);
+        assert_eq!(env.get("SOPS_AGE_KEY"), None);
+        assert_eq!(env.get("SOPS_AGE_KEY_FILE"), None);
+        assert_eq!(env.get("PATH"), Some(&b"/bin"[..]));
+        assert_eq!(report.dropped_identity, ["SOPS_AGE_KEY"]);
+    }
+
+    #[test]
+    fn existing_wins_unless_override() {
+        let base = parent(&[("A", "env"), ("B", "env")]);
+        let mut env = ChildEnv::inherit(base.clone());
+        let report = env.merge_secrets(vec![var("A", "file"), var("C", "1"), var("C", "2")], false);
+        assert_eq!(env.get("A"), Some(&b"env"[..]));
+        assert_eq!(
+            env.get("C"),
+            Some(&b"2"[..]),
+            "the last duplicate in the file wins"
+        );
+        assert_eq!(report.kept_existing, ["A"]);
+        assert_eq!(report.added, 1);
+
+        let mut env = ChildEnv::inherit(base);
+        let report = env.merge_secrets(vec![var("A", "file")], true);
+        assert_eq!(env.get("A"), Some(&b"file"[..]));
+        assert_eq!(report.overridden, ["A"]);
+    }
+
+    #[test]
+    fn envp_is_nul_terminated() {
+        let env = ChildEnv::inherit(parent(&[("A", "1=2")]));
+        assert_eq!(env.to_envp()[0].as_slice(), b"A=1=2\0");
+    }
+}

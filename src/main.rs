@@ -1,0 +1,62 @@
+//! clawinit: PID 1 for OpenClaw gateway containers.
+//! Parse the command line, read settings, run, map the outcome to an exit code.
+
+mod cli;
+mod commands;
+mod environment;
+mod exit;
+mod logging;
+mod secrets;
+mod settings;
+mod supervise;
+
+use std::process::ExitCode;
+
+use cli::Command;
+use exit::{Exit, Failure};
+use settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                i32::from(Exit::Usage)
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(failure) => {
+            eprintln!("clawinit: {failure}");
+            return exit_code(failure.exit);
+        }
+    };
+    logging::init(&settings);
+    match run(cli.command, &settings) {
+        Ok(exit) => exit_code(exit),
+        Err(failure) => {
+            tracing::error!("{failure}");
+            exit_code(failure.exit)
+        }
+    }
+}
+
+fn run(command: Command, settings: &Settings) -> Result<Exit, Failure> {
+    match command {
+        Command::Decrypt { output_type, file } => commands::decrypt(&file, output_type),
+        Command::Exec { secrets, command } => commands::exec(secrets, &command, settings),
+        Command::Run { .. } => commands::not_yet("run"),
+        Command::Render => commands::not_yet("render"),
+        Command::Check => commands::not_yet("check"),
+        Command::Probe { .. } => commands::not_yet("probe"),
+    }
+}
+
+fn exit_code(exit: Exit) -> ExitCode {
+    ExitCode::from(i32::from(exit) as u8)
+}

@@ -1,0 +1,106 @@
+//! Recover the file's data key from its age stanzas with the loaded identities.
+
+use std::io::Read;
+
+use age::armor::ArmoredReader;
+use zeroize::Zeroizing;
+
+use super::cipher::DataKey;
+use super::identities::Identities;
+use super::metadata::Metadata;
+
+#[derive(Debug, PartialEq)]
+pub enum DataKeyError {
+    /// No usable age stanza: metadata problem or unsupported key type (65).
+    Unsupported(String),
+    /// No identity matched any stanza (67).
+    NoIdentity(String),
+    /// A stanza matched but its content failed authentication (68).
+    Integrity(String),
+}
+
+/// Try every age stanza with every identity; the first that opens wins.
+pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, DataKeyError> {
+    if meta.age.is_empty() {
+        let detail = if meta.other_key_types.is_empty() {
+            format!(
+                "{}: no age recipient in the metadata",
+                meta.style.name("age")
+            )
+        } else {
+            format!(
+                "only {} master keys, which clawinit does not support (add an age recipient with `sops updatekeys`)",
+                meta.other_key_types.join(", ")
+            )
+        };
+        return Err(DataKeyError::Unsupported(detail));
+    }
+    let mut corrupted = Vec::new();
+    for (index, entry) in meta.age.iter().enumerate() {
+        let field = meta.style.age_field(index, "enc");
+        let decryptor = match age::Decryptor::new_buffered(ArmoredReader::new(entry.enc.as_bytes()))
+        {
+            Ok(d) if !d.is_scrypt() => d,
+            _ => {
+                corrupted.push(field);
+                continue;
+            }
+        };
+        let ids = identities
+            .keys
+            .iter()
+            .map(|k| k.as_ref() as &dyn age::Identity);
+        match decryptor.decrypt(ids) {
+            Ok(mut reader) => {
+                let mut key = Zeroizing::new(Vec::with_capacity(32));
+                let bad = || {
+                    DataKeyError::Integrity(format!(
+                        "{field}: the age payload failed authentication"
+                    ))
+                };
+                reader.read_to_end(&mut key).map_err(|_| bad())?;
+                tracing::debug!(stanza = index, recipient = %entry.recipient, "data key recovered");
+                return DataKey::from_slice(&key).ok_or_else(|| {
+                    DataKeyError::Unsupported(format!("{field}: the data key is not 32 bytes"))
+                });
+            }
+            Err(age::DecryptError::NoMatchingKeys) => {}
+            Err(age::DecryptError::InvalidMac) => {
+                return Err(DataKeyError::Integrity(format!(
+                    "{field}: the age header MAC does not verify"
+                )));
+            }
+            Err(_) => corrupted.push(field),
+        }
+    }
+    if corrupted.len() == meta.age.len() {
+        return Err(DataKeyError::Unsupported(format!(
+            "corrupted age stanza: {}",
+            corrupted.join(", ")
+        )));
+    }
+    Err(DataKeyError::NoIdentity(no_identity_message(
+        meta, identities,
+    )))
+}
+
+fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
+    let mut msg = format!(
+        "no age identity can decrypt the data key ({} recipient(s))",
+        meta.age.len()
+    );
+    if identities.keys.is_empty() {
+        msg.push_str(
+            "; no identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD",
+        );
+    } else {
+        msg.push_str(&format!("; tried {}", identities.loaded.join(", ")));
+    }
+    if !identities.problems.is_empty() {
+        msg.push_str(&format!(
+            "; could not load {}",
+            identities.problems.join("; ")
+        ));
+    }
+    msg
+}

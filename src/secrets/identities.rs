@@ -1,0 +1,254 @@
+//! Where age identities come from, merged like sops 3.11 (`age/keysource.go`):
+//! every source that exists is loaded and the union is tried. A source that
+//! fails to load is remembered and reported only if nothing decrypts. Never
+//! prompts: passphrase-protected keys are reported as unsupported.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use zeroize::Zeroizing;
+
+/// The identity-related environment, read once. Empty variables count as unset.
+#[derive(Default, Clone)]
+pub struct IdentitySources {
+    pub age_key: Option<Zeroizing<String>>,
+    pub age_key_file: Option<PathBuf>,
+    pub age_key_cmd: Option<String>,
+    pub ssh_key_file: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+}
+
+/// Variables that carry identities; removed from every child's environment.
+pub const IDENTITY_VARIABLE_PREFIX: &str = "SOPS_AGE_";
+
+impl IdentitySources {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let path = |name: &str| var(name).map(PathBuf::from);
+        IdentitySources {
+            age_key: var("SOPS_AGE_KEY").map(|v| Zeroizing::new(v.to_string_lossy().into_owned())),
+            age_key_file: path("SOPS_AGE_KEY_FILE"),
+            age_key_cmd: var("SOPS_AGE_KEY_CMD").map(|v| v.to_string_lossy().into_owned()),
+            ssh_key_file: path("SOPS_AGE_SSH_PRIVATE_KEY_FILE"),
+            home: path("HOME"),
+            // Go's os.UserConfigDir ignores a relative XDG_CONFIG_HOME.
+            xdg_config_home: path("XDG_CONFIG_HOME").filter(|p| p.is_absolute()),
+        }
+    }
+
+    fn default_keys_file(&self) -> Option<PathBuf> {
+        let config = self
+            .xdg_config_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))?;
+        Some(config.join("sops/age/keys.txt"))
+    }
+}
+
+/// The loaded identities, what was tried, and what could not be loaded.
+#[derive(Default)]
+pub struct Identities {
+    pub keys: Vec<Box<dyn age::Identity>>,
+    /// Sources that yielded at least one identity, e.g. `SOPS_AGE_KEY_FILE (/keys.txt)`.
+    pub loaded: Vec<String>,
+    /// One line per source that failed, naming the source, never its content.
+    pub problems: Vec<String>,
+}
+
+impl Identities {
+    pub fn load(sources: &IdentitySources) -> Identities {
+        let mut ids = Identities::default();
+        if let Some(file) = &sources.ssh_key_file {
+            ids.ssh_file(
+                &format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE ({})", file.display()),
+                file,
+                true,
+            );
+        }
+        if let Some(home) = &sources.home {
+            for name in ["id_ed25519", "id_rsa"] {
+                let file = home.join(".ssh").join(name);
+                ids.ssh_file(&file.display().to_string(), &file, false);
+            }
+        }
+        if let Some(text) = &sources.age_key {
+            ids.age_text("SOPS_AGE_KEY", text.as_bytes());
+        }
+        if let Some(file) = &sources.age_key_file {
+            let label = format!("SOPS_AGE_KEY_FILE ({})", file.display());
+            match read_secret(file) {
+                Ok(text) => ids.age_text(&label, &text),
+                Err(e) => ids.problems.push(format!("{label}: {e}")),
+            }
+        }
+        if let Some(cmd) = &sources.age_key_cmd {
+            match run_key_cmd(cmd) {
+                Ok(text) => ids.age_text("SOPS_AGE_KEY_CMD", &text),
+                Err(e) => ids.problems.push(format!("SOPS_AGE_KEY_CMD: {e}")),
+            }
+        }
+        if let Some(file) = sources.default_keys_file() {
+            match read_secret(&file) {
+                Ok(text) => ids.age_text(&file.display().to_string(), &text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => ids.problems.push(format!("{}: {e}", file.display())),
+            }
+        }
+        ids
+    }
+
+    fn age_text(&mut self, label: &str, text: &[u8]) {
+        match parse_age_identities(text) {
+            Ok(keys) if keys.is_empty() => {
+                self.problems.push(format!("{label}: contains no identity"))
+            }
+            Ok(keys) => {
+                self.keys.extend(
+                    keys.into_iter()
+                        .map(|k| Box::new(k) as Box<dyn age::Identity>),
+                );
+                self.loaded.push(label.to_string());
+            }
+            Err(e) => self.problems.push(format!("{label}: {e}")),
+        }
+    }
+
+    fn ssh_file(&mut self, label: &str, path: &Path, required: bool) {
+        let bytes = match read_secret(path) {
+            Ok(bytes) => bytes,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => return self.problems.push(format!("{label}: {e}")),
+        };
+        match age::ssh::Identity::from_buffer(
+            Cursor::new(&bytes[..]),
+            Some(path.display().to_string()),
+        ) {
+            Ok(identity @ age::ssh::Identity::Unencrypted(_)) => {
+                self.keys.push(Box::new(identity));
+                self.loaded.push(label.to_string());
+            }
+            Ok(age::ssh::Identity::Encrypted(_)) => self.problems.push(format!(
+                "{label}: passphrase-protected SSH keys are unsupported (clawinit never prompts)"
+            )),
+            Ok(age::ssh::Identity::Unsupported(_)) => self
+                .problems
+                .push(format!("{label}: unsupported SSH key type")),
+            Err(_) => self
+                .problems
+                .push(format!("{label}: not an OpenSSH private key")),
+        }
+    }
+}
+
+fn read_secret(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// sops's `parseIdentities`: line by line, `#` comments and blank lines skipped,
+/// every other line an `AGE-SECRET-KEY-1…`; one bad line fails the whole source.
+fn parse_age_identities(text: &[u8]) -> Result<Vec<age::x25519::Identity>, String> {
+    let text = std::str::from_utf8(text).map_err(|_| "not a text identity file".to_string())?;
+    if text.starts_with("age-encryption") || text.starts_with("-----BEGIN AGE") {
+        return Err(
+            "passphrase-protected identity files are unsupported (clawinit never prompts)".into(),
+        );
+    }
+    let mut keys = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with("AGE-PLUGIN-") {
+            return Err(format!(
+                "line {}: age plugin identities are unsupported",
+                i + 1
+            ));
+        }
+        if !line.starts_with("AGE-SECRET-KEY-1") {
+            return Err(format!(
+                "line {}: not an age identity (unknown identity type)",
+                i + 1
+            ));
+        }
+        let key = line
+            .parse::<age::x25519::Identity>()
+            .map_err(|_| format!("line {}: malformed age identity", i + 1))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Run `SOPS_AGE_KEY_CMD`, split with shell-like rules and executed without a
+/// shell (as sops does); its stdout holds identities.
+fn run_key_cmd(cmd: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let argv = shlex::split(cmd).ok_or("unbalanced quotes")?;
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        return Err(format!("{program} failed ({})", output.status));
+    }
+    Ok(stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AGE-SECRET-KEY-15GHM8HS4FJ2CCMRYGX0XZPL6MGJ25Z6005RE48Z2DKY9YE20886SQ3JATA";
+
+    #[test]
+    fn parses_like_sops() {
+        let text = format!("# created: today\r\n# public key: age1...\r\n{KEY}\r\n\n");
+        assert_eq!(parse_age_identities(text.as_bytes()).unwrap().len(), 1);
+        let err = parse_age_identities(format!("{KEY}\nnot a key\n").as_bytes())
+            .err()
+            .unwrap();
+        assert_eq!(err, "line 2: not an age identity (unknown identity type)");
+        assert!(parse_age_identities(b"AGE-PLUGIN-YUBIKEY-1XYZ\n")
+            .err()
+            .unwrap()
+            .contains("plugin"));
+        assert!(
+            parse_age_identities(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+                .err()
+                .unwrap()
+                .contains("passphrase")
+        );
+        assert!(parse_age_identities(b"AGE-SECRET-KEY-1NOTBECH32\n")
+            .err()
+            .unwrap()
+            .contains("malformed"));
+    }
+
+    #[test]
+    fn default_keys_file_honours_xdg() {
+        let mut s = IdentitySources {
+            home: Some("/home/u".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.default_keys_file().unwrap(),
+            PathBuf::from("/home/u/.config/sops/age/keys.txt")
+        );
+        s.xdg_config_home = Some("/xdg".into());
+        assert_eq!(
+            s.default_keys_file().unwrap(),
+            PathBuf::from("/xdg/sops/age/keys.txt")
+        );
+    }
+}

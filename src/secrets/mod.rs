@@ -1,0 +1,132 @@
+//! Decrypt SOPS files with age identities, exactly as sops 3.11 does, without
+//! the sops binary. The pipeline: read → detect the store and parse (format)
+//! → metadata → data key (age) → decrypt leaves and compute the MAC → verify.
+
+mod cipher;
+mod datakey;
+mod env;
+mod golang;
+pub mod identities;
+mod metadata;
+pub mod store;
+pub mod tree;
+mod walk;
+
+use std::io::Read;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::exit::{Exit, Failure};
+pub use env::{environment_items, SecretVar};
+pub use identities::{IdentitySources, IDENTITY_VARIABLE_PREFIX};
+use metadata::Metadata;
+pub use store::StoreKind;
+use tree::{Branch, Scalar};
+
+/// A decrypted document. Its values are wiped from memory when it is dropped.
+pub struct Document {
+    pub kind: StoreKind,
+    pub tree: Branch,
+}
+
+/// A secrets failure; each kind is one exit code of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Missing,
+    Malformed,
+    NoIdentity,
+    Integrity,
+}
+
+#[derive(Debug)]
+pub struct SecretsError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<SecretsError> for Failure {
+    fn from(e: SecretsError) -> Failure {
+        let exit = match e.kind {
+            ErrorKind::Missing => Exit::SecretsMissing,
+            ErrorKind::Malformed => Exit::SecretsMalformed,
+            ErrorKind::NoIdentity => Exit::NoIdentity,
+            ErrorKind::Integrity => Exit::Integrity,
+        };
+        Failure::new(exit, e.message)
+    }
+}
+
+/// Read and decrypt the SOPS file at `path`.
+pub fn decrypt_file(path: &Path, sources: &IdentitySources) -> Result<Document, SecretsError> {
+    let file = path.display().to_string();
+    let missing = |what: String| SecretsError {
+        kind: ErrorKind::Missing,
+        message: format!("{file}: {what}"),
+    };
+    let mut content = Zeroizing::new(Vec::new());
+    let mut handle =
+        std::fs::File::open(path).map_err(|e| missing(format!("cannot open secrets file: {e}")))?;
+    if handle.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(missing("is a directory, not a secrets file".into()));
+    }
+    handle
+        .read_to_end(&mut content)
+        .map_err(|e| missing(format!("cannot read secrets file: {e}")))?;
+    decrypt_bytes(&content, &file, sources)
+}
+
+/// Decrypt a SOPS document held in memory; `file` names it in errors.
+pub fn decrypt_bytes(
+    content: &[u8],
+    file: &str,
+    sources: &IdentitySources,
+) -> Result<Document, SecretsError> {
+    let fail = |kind, detail: String| SecretsError {
+        kind,
+        message: format!("{file}: {detail}"),
+    };
+    let parsed = store::parse(content).map_err(|e| fail(ErrorKind::Malformed, e.0))?;
+    let meta = Metadata::parse(&parsed.metadata, parsed.kind.field_style())
+        .map_err(|e| fail(ErrorKind::Malformed, e.0))?;
+
+    let identities = identities::Identities::load(sources);
+    let key = datakey::recover(&meta, &identities).map_err(|e| match e {
+        datakey::DataKeyError::Unsupported(d) => fail(ErrorKind::Malformed, d),
+        datakey::DataKeyError::NoIdentity(d) => fail(ErrorKind::NoIdentity, d),
+        datakey::DataKeyError::Integrity(d) => fail(ErrorKind::Integrity, d),
+    })?;
+    drop(identities);
+
+    let mut tree = parsed.tree;
+    let computed = walk::decrypt(&mut tree, &meta, &key)
+        .map_err(|e| fail(ErrorKind::Integrity, format!("key {}: {}", e.path, e.cause)))?;
+    verify_mac(&meta, &key, &computed).map_err(|d| fail(ErrorKind::Integrity, d))?;
+    tracing::debug!(file, store = parsed.kind.name(), "decrypted and verified");
+    Ok(Document {
+        kind: parsed.kind,
+        tree,
+    })
+}
+
+/// The stored MAC, decrypted with the lastmodified AAD, must equal the computed one.
+fn verify_mac(meta: &Metadata, key: &cipher::DataKey, computed: &str) -> Result<(), String> {
+    let field = meta.style.name("mac");
+    if meta.mac.is_empty() {
+        return Err(format!("{field}: missing (the file has no MAC)"));
+    }
+    match cipher::decrypt(&meta.mac, key, meta.mac_aad.as_bytes()) {
+        Ok(cipher::Plain::Value(Scalar::Str(stored)))
+            if stored.as_slice() == computed.as_bytes() =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(format!(
+            "{field}: MAC mismatch (values were changed, reordered, added or removed)"
+        )),
+        Err(e) => Err(format!(
+            "{field}: cannot decrypt the MAC ({e}; was {} changed?)",
+            meta.style.name("lastmodified")
+        )),
+    }
+}

@@ -1,0 +1,122 @@
+//! The three SOPS stores. Each turns file bytes into the document tree plus the
+//! `sops` metadata (as a nested JSON value), and back into plaintext output.
+//! The store is detected from the content, never from the file name.
+
+pub mod dotenv;
+pub mod json;
+pub mod yaml;
+
+use serde_json::Value as Json;
+
+use super::metadata::FieldStyle;
+use super::tree::Branch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Dotenv,
+    Json,
+    Yaml,
+}
+
+impl StoreKind {
+    pub fn field_style(self) -> FieldStyle {
+        match self {
+            StoreKind::Dotenv => FieldStyle::Flat,
+            StoreKind::Json | StoreKind::Yaml => FieldStyle::Nested,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Dotenv => "dotenv",
+            StoreKind::Json => "JSON",
+            StoreKind::Yaml => "YAML",
+        }
+    }
+}
+
+/// A parsed, still encrypted document.
+pub struct Parsed {
+    pub kind: StoreKind,
+    pub tree: Branch,
+    pub metadata: Json,
+}
+
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Parsed({}, {} items)", self.kind.name(), self.tree.len())
+    }
+}
+
+/// Why the bytes are not a SOPS document (exit 65). Never quotes file content.
+#[derive(Debug, PartialEq)]
+pub struct StoreError(pub String);
+
+/// Detect the store from the content and parse it.
+pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
+    if content.is_empty() {
+        return Err(StoreError("empty file, not a SOPS document".into()));
+    }
+    if content.contains(&0) {
+        return Err(StoreError("binary data, not a SOPS document".into()));
+    }
+    match detect(content) {
+        Some(StoreKind::Json) => json::parse(content),
+        Some(StoreKind::Dotenv) => dotenv::parse(content),
+        Some(StoreKind::Yaml) => yaml::parse(content),
+        None => Err(StoreError(
+            "not a SOPS document: no sops metadata found (is the file encrypted?)".into(),
+        )),
+    }
+}
+
+fn detect(content: &[u8]) -> Option<StoreKind> {
+    let first = content.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first == b'{' {
+        return Some(StoreKind::Json);
+    }
+    let has_line = |prefix: &[u8]| {
+        content
+            .split(|b| *b == b'\n')
+            .any(|line| line.starts_with(prefix))
+    };
+    if has_line(b"sops_") {
+        return Some(StoreKind::Dotenv);
+    }
+    if has_line(b"sops:") {
+        return Some(StoreKind::Yaml);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(
+            detect(b"A=ENC[x]\nsops_version=3.11.0\n"),
+            Some(StoreKind::Dotenv)
+        );
+        assert_eq!(detect(b"  {\"a\": 1}"), Some(StoreKind::Json));
+        assert_eq!(
+            detect(b"a: 1\nsops:\n    version: 3.11.0\n"),
+            Some(StoreKind::Yaml)
+        );
+        assert_eq!(detect(b"A=1\nB=2\n"), None);
+    }
+
+    #[test]
+    fn rejects_empty_binary_and_plaintext() {
+        assert!(parse(b"").unwrap_err().0.contains("empty"));
+        assert!(parse(b"\x00\x01\x02sops_")
+            .unwrap_err()
+            .0
+            .contains("binary"));
+        assert!(parse(b"OPENAI_API_KEY=sk-live\n")
+            .unwrap_err()
+            .0
+            .contains("no sops metadata"));
+    }
+}

@@ -1,0 +1,188 @@
+//! Typed settings from the environment (`CLAWINIT_*`), read once at start.
+//! A bad value is a usage error (exit 64) that names the variable.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::exit::{Exit, Failure};
+
+const PREFIX: &str = "CLAWINIT_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadyProbe {
+    #[default]
+    Http,
+    Tcp,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    Never,
+    OnFailure,
+    Always,
+}
+
+fn yes() -> bool {
+    true
+}
+fn ready_timeout() -> u64 {
+    180
+}
+fn stop_timeout() -> u64 {
+    9
+}
+
+/// Every `CLAWINIT_*` setting of the contract. Empty variables count as unset.
+/// All are validated at start (a bad value is exit 64 whatever the command);
+/// the supervision and config fields are consumed by `run`, `render`, `check`.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub secrets_file: Option<PathBuf>,
+    #[serde(default)]
+    pub secrets_override: bool,
+    #[serde(default)]
+    pub log: LogLevel,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    pub config_overlay: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub config_write: bool,
+    pub gateway_cmd: Option<String>,
+    #[serde(default)]
+    pub ready_probe: ReadyProbe,
+    #[serde(default = "ready_timeout")]
+    pub ready_timeout: u64,
+    #[serde(default = "yes")]
+    pub ready_required: bool,
+    #[serde(default = "stop_timeout")]
+    pub stop_timeout: u64,
+    #[serde(default)]
+    pub gateway_restart: RestartPolicy,
+    pub user: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, Failure> {
+        Self::from_vars(std::env::vars_os())
+    }
+
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<Settings, Failure> {
+        let mut ours = BTreeMap::new();
+        for (name, value) in vars {
+            let Some(name) = name.to_str().filter(|n| n.starts_with(PREFIX)) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let value = value.into_string().map_err(|_| {
+                Failure::new(Exit::Usage, format!("{name}: the value is not valid UTF-8"))
+            })?;
+            ours.insert(name.to_string(), value);
+        }
+        envy::prefixed(PREFIX)
+            .from_iter::<_, Settings>(ours.clone())
+            .map_err(|e| {
+                // envy does not always say which variable failed; find it by
+                // reading each variable on its own.
+                let culprit = ours
+                    .iter()
+                    .find(|(k, v)| {
+                        envy::prefixed(PREFIX)
+                            .from_iter::<_, Settings>([((*k).clone(), (*v).clone())])
+                            .is_err()
+                    })
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or("a CLAWINIT_* variable");
+                Failure::new(Exit::Usage, format!("{culprit}: invalid value ({e})"))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        list.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = Settings::from_vars(vars(&[("HOME", "/root")])).unwrap();
+        assert_eq!(s.secrets_file, None);
+        assert!(!s.secrets_override);
+        assert_eq!((s.ready_timeout, s.stop_timeout), (180, 9));
+        assert!(s.config_write && s.ready_required);
+        assert_eq!(s.ready_probe, ReadyProbe::Http);
+        assert_eq!(s.gateway_restart, RestartPolicy::Never);
+        assert_eq!((s.log, s.log_format), (LogLevel::Info, LogFormat::Text));
+    }
+
+    #[test]
+    fn typed_values_and_empty_means_unset() {
+        let s = Settings::from_vars(vars(&[
+            ("CLAWINIT_SECRETS_FILE", "/run/secrets/env.enc"),
+            ("CLAWINIT_SECRETS_OVERRIDE", "true"),
+            ("CLAWINIT_GATEWAY_RESTART", "on-failure"),
+            ("CLAWINIT_LOG", "debug"),
+            ("CLAWINIT_USER", ""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.secrets_file.unwrap(),
+            PathBuf::from("/run/secrets/env.enc")
+        );
+        assert!(s.secrets_override);
+        assert_eq!(s.gateway_restart, RestartPolicy::OnFailure);
+        assert_eq!(s.log, LogLevel::Debug);
+        assert_eq!(s.user, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("CLAWINIT_SECRETS_OVERRIDE", "maybe"),
+            ("CLAWINIT_READY_TIMEOUT", "soon"),
+            ("CLAWINIT_READY_PROBE", "ping"),
+            ("CLAWINIT_LOG", "loud"),
+        ] {
+            let err = Settings::from_vars(vars(&[("CLAWINIT_LOG_FORMAT", "json"), (name, value)]))
+                .unwrap_err();
+            assert_eq!(err.exit, Exit::Usage);
+            assert!(err.message.starts_with(name), "{}", err.message);
+        }
+    }
+}

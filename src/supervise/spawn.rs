@@ -1,0 +1,143 @@
+//! Start one child: resolve the command, fork, put the child in its own
+//! process group, restore the signal state PID 1 inherited, execve. An exec
+//! failure comes back over a close-on-exec pipe as 126/127 with one line.
+
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{
+    sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
+use nix::sys::wait::waitpid;
+use nix::unistd::{execve, fork, getpid, pipe2, read, setpgid, tcsetpgrp, write, ForkResult, Pid};
+
+use crate::environment::ChildEnv;
+use crate::exit::{Exit, Failure};
+
+/// Find `program` as execvp would, using the PATH the child will see.
+pub fn resolve(program: &OsStr, env: &ChildEnv) -> Result<PathBuf, Failure> {
+    let shown = program.to_string_lossy();
+    if program.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return match std::fs::metadata(&path) {
+            Err(_) => Err(Failure::new(
+                Exit::NotFound,
+                format!("{shown}: no such file"),
+            )),
+            Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => Err(Failure::new(
+                Exit::NotExecutable,
+                format!("{shown}: not executable"),
+            )),
+            Ok(_) => Ok(path),
+        };
+    }
+    let search = env
+        .get("PATH")
+        .map(|p| OsStr::from_bytes(p).to_os_string())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    which::which_in(program, Some(search), cwd).map_err(|_| {
+        Failure::new(
+            Exit::NotFound,
+            format!("{shown}: command not found in PATH"),
+        )
+    })
+}
+
+/// Everything execve needs, prepared before fork so the child only makes
+/// async-signal-safe calls.
+struct ExecPlan {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+/// Fork and exec `program` with `argv` and `env`. `child_mask` is the signal
+/// mask the child starts with (what clawinit itself inherited).
+pub fn spawn(
+    program: &Path,
+    argv: &[OsString],
+    env: &ChildEnv,
+    child_mask: &SigSet,
+) -> Result<Pid, Failure> {
+    let shown = program.display().to_string();
+    let internal =
+        |what: &str, e: Errno| Failure::new(Exit::Internal, format!("{shown}: {what}: {e}"));
+    let cstring = |s: &OsStr| {
+        CString::new(s.as_bytes()).map_err(|_| {
+            Failure::new(
+                Exit::Usage,
+                format!("{shown}: argument contains a NUL byte"),
+            )
+        })
+    };
+    let plan = ExecPlan {
+        path: cstring(program.as_os_str())?,
+        argv: argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?,
+        envp: env.to_envp(),
+    };
+    let envp: Vec<&CStr> = plan
+        .envp
+        .iter()
+        .map(|e| CStr::from_bytes_with_nul(e).expect("to_envp ends every entry with one NUL"))
+        .collect();
+
+    let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| internal("pipe", e))?;
+    // SAFETY: clawinit is single-threaded when it spawns, and the child only
+    // makes async-signal-safe calls (setpgid, tcsetpgrp, sigaction, sigprocmask,
+    // execve, write, _exit) on memory prepared before the fork.
+    match unsafe { fork() }.map_err(|e| internal("fork", e))? {
+        ForkResult::Child => {
+            drop(err_read);
+            let errno = exec_child(&plan, &envp, child_mask);
+            let _ = write(&err_write, &(errno as i32).to_ne_bytes());
+            // SAFETY: _exit skips atexit handlers and destructors the parent owns.
+            unsafe { nix::libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => {
+            drop(err_write);
+            let mut buf = [0u8; 4];
+            let n = loop {
+                match read(&err_read, &mut buf) {
+                    Err(Errno::EINTR) => continue,
+                    other => break other.unwrap_or(0),
+                }
+            };
+            if n == 4 {
+                let _ = waitpid(child, None);
+                let errno = Errno::from_raw(i32::from_ne_bytes(buf));
+                let exit = match errno {
+                    Errno::ENOENT => Exit::NotFound,
+                    _ => Exit::NotExecutable,
+                };
+                return Err(Failure::new(
+                    exit,
+                    format!("{shown}: cannot execute: {}", errno.desc()),
+                ));
+            }
+            Ok(child)
+        }
+    }
+}
+
+/// In the forked child: isolate, restore signals, exec. Returns only on failure.
+fn exec_child(plan: &ExecPlan, envp: &[&CStr], child_mask: &SigSet) -> Errno {
+    // Own process group, so signals can be sent to the child's whole tree;
+    // hand it the terminal if we have one (as tini does), while TTOU is blocked.
+    let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let _ = tcsetpgrp(std::io::stdin(), getpid());
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL has no handler to be unsafe about.
+        let _ = unsafe { sigaction(signal, &default) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(child_mask), None);
+    match execve(&plan.path, &plan.argv, envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
