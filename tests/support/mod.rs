@@ -1,0 +1,76 @@
+//! Shared helpers for the integration tests: the fixture manifest and running
+//! the real clawinit binary with a clean, isolated environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn manifest() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+pub fn canary() -> String {
+    manifest()["canary"].as_str().unwrap().to_string()
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("clawinit-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// clawinit with an empty environment except PATH and a HOME without keys,
+/// so nothing on the machine (a real ~/.config/sops/age/keys.txt) leaks in.
+pub fn clawinit(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawinit"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home);
+    cmd
+}
+
+/// Point the command at a fixture identity: `key1.txt` or `ssh:id_ed25519`.
+pub fn with_identity(cmd: &mut Command, identity: &str) {
+    let keys = fixtures().join("keys");
+    match identity.strip_prefix("ssh:") {
+        Some(name) => cmd.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", keys.join(name)),
+        None => cmd.env("SOPS_AGE_KEY_FILE", keys.join(identity)),
+    };
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Exactly one non-empty stderr line.
+pub fn one_line(out: &Output) -> String {
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
+    lines[0].to_string()
+}
