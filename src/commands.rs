@@ -33,16 +33,9 @@ pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure>
 
 /// `clawinit exec`: decrypt, then run the command with the secrets in its
 /// environment under PID-1 supervision.
-pub fn exec(
-    secrets_flag: Option<PathBuf>,
-    command: &[OsString],
-    settings: &Settings,
-) -> Result<Exit, Failure> {
+pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let guard = supervise::take_signals()?;
-    let env = children_env(
-        secrets_flag.as_deref().or(settings.secrets_file.as_deref()),
-        settings,
-    )?;
+    let env = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
     supervise::run_single(&guard, command, &env)
 }
 
@@ -75,8 +68,5 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
 
 /// Subcommands that later issues fill in.
 pub fn not_yet(name: &str) -> Result<Exit, Failure> {
-    Err(Failure::new(
-        Exit::Internal,
-        format!("`clawinit {name}` is not yet available in this version"),
-    ))
+    Err(Failure::new(Exit::Internal, format!("`clawinit {name}` is not yet available in this version")))
 }

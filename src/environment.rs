@@ -30,29 +30,18 @@ impl ChildEnv {
     pub fn inherit(parent: impl IntoIterator<Item = (OsString, OsString)>) -> ChildEnv {
         let entries = parent
             .into_iter()
-            .filter(|(name, _)| {
-                !name
-                    .as_bytes()
-                    .starts_with(IDENTITY_VARIABLE_PREFIX.as_bytes())
-            })
-            .map(|(name, value)| {
-                (
-                    name.as_bytes().to_vec(),
-                    Zeroizing::new(value.as_bytes().to_vec()),
-                )
-            })
+            .filter(|(name, _)| !name.as_bytes().starts_with(IDENTITY_VARIABLE_PREFIX.as_bytes()))
+            .map(|(name, value)| (name.as_bytes().to_vec(), Zeroizing::new(value.as_bytes().to_vec())))
             .collect();
         ChildEnv { entries }
     }
 
     /// Add the secrets; a later duplicate in the file wins over an earlier one.
-    pub fn merge_secrets(
-        &mut self,
-        secrets: Vec<SecretVar>,
-        override_existing: bool,
-    ) -> MergeReport {
+    pub fn merge_secrets(&mut self, secrets: Vec<SecretVar>, override_existing: bool) -> MergeReport {
         let mut report = MergeReport::default();
         let inherited = self.entries.len();
+        let mut index: std::collections::HashMap<Vec<u8>, usize> =
+            self.entries.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
         for var in secrets {
             let name = var.name.into_bytes();
             let label = String::from_utf8_lossy(&name).into_owned();
@@ -60,7 +49,7 @@ impl ChildEnv {
                 report.dropped_identity.push(label);
                 continue;
             }
-            match self.entries.iter().position(|(n, _)| *n == name) {
+            match index.get(&name).copied() {
                 Some(i) if i < inherited && !override_existing => report.kept_existing.push(label),
                 Some(i) => {
                     if i < inherited {
@@ -70,6 +59,7 @@ impl ChildEnv {
                 }
                 None => {
                     report.added += 1;
+                    index.insert(name.clone(), self.entries.len());
                     self.entries.push((name, var.value));
                 }
             }
@@ -80,10 +70,7 @@ impl ChildEnv {
     }
 
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name.as_bytes())
-            .map(|(_, v)| v.as_slice())
+        self.entries.iter().find(|(n, _)| n == name.as_bytes()).map(|(_, v)| v.as_slice())
     }
 
     /// `NAME=VALUE\0` strings for `execve`, wiped when dropped.
@@ -108,25 +95,17 @@ mod tests {
     use crate::secrets::tree::secret;
 
     fn parent(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        list.iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-            .collect()
+        list.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
     }
 
     fn var(name: &str, value: &str) -> SecretVar {
-        SecretVar {
-            name: name.into(),
-            value: secret(value.as_bytes()),
-        }
+        SecretVar { name: name.into(), value: secret(value.as_bytes()) }
     }
 
     #[test]
     fn identities_never_reach_children() {
-        let mut env = ChildEnv::inherit(parent(&[
-            ("SOPS_AGE_KEY", "AGE-SECRET"),
-            ("SOPS_AGE_KEY_FILE", "/k"),
-            ("PATH", "/bin"),
-        ]));
+        let mut env =
+            ChildEnv::inherit(parent(&[("SOPS_AGE_KEY", "AGE-SECRET"), ("SOPS_AGE_KEY_FILE", "/k"), ("PATH", "/bin")]));
         let report = env.merge_secrets(vec![var("SOPS_AGE_KEY", "x")], true);
         assert_eq!(env.get("SOPS_AGE_KEY"), None);
         assert_eq!(env.get("SOPS_AGE_KEY_FILE"), None);
@@ -140,11 +119,7 @@ mod tests {
         let mut env = ChildEnv::inherit(base.clone());
         let report = env.merge_secrets(vec![var("A", "file"), var("C", "1"), var("C", "2")], false);
         assert_eq!(env.get("A"), Some(&b"env"[..]));
-        assert_eq!(
-            env.get("C"),
-            Some(&b"2"[..]),
-            "the last duplicate in the file wins"
-        );
+        assert_eq!(env.get("C"), Some(&b"2"[..]), "the last duplicate in the file wins");
         assert_eq!(report.kept_existing, ["A"]);
         assert_eq!(report.added, 1);
 

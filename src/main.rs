@@ -1,30 +1,19 @@
 //! clawinit: PID 1 for OpenClaw gateway containers.
 //! Parse the command line, read settings, run, map the outcome to an exit code.
 
-mod cli;
-mod commands;
-mod environment;
-mod exit;
-mod logging;
-mod secrets;
-mod settings;
-mod supervise;
-
 use std::process::ExitCode;
 
-use cli::Command;
-use exit::{Exit, Failure};
-use settings::Settings;
+use clawinit::cli::{self, Command};
+use clawinit::commands;
+use clawinit::exit::{Exit, Failure};
+use clawinit::logging;
+use clawinit::settings::Settings;
 
 fn main() -> ExitCode {
     let cli = match cli::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                i32::from(Exit::Usage)
-            } else {
-                0
-            };
+            let code = if e.use_stderr() { i32::from(Exit::Usage) } else { 0 };
             let _ = e.print();
             return ExitCode::from(code as u8);
         }

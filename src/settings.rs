@@ -94,9 +94,7 @@ impl Settings {
         Self::from_vars(std::env::vars_os())
     }
 
-    pub fn from_vars(
-        vars: impl IntoIterator<Item = (OsString, OsString)>,
-    ) -> Result<Settings, Failure> {
+    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<Settings, Failure> {
         let mut ours = BTreeMap::new();
         for (name, value) in vars {
             let Some(name) = name.to_str().filter(|n| n.starts_with(PREFIX)) else {
@@ -105,27 +103,21 @@ impl Settings {
             if value.is_empty() {
                 continue;
             }
-            let value = value.into_string().map_err(|_| {
-                Failure::new(Exit::Usage, format!("{name}: the value is not valid UTF-8"))
-            })?;
+            let value = value
+                .into_string()
+                .map_err(|_| Failure::new(Exit::Usage, format!("{name}: the value is not valid UTF-8")))?;
             ours.insert(name.to_string(), value);
         }
-        envy::prefixed(PREFIX)
-            .from_iter::<_, Settings>(ours.clone())
-            .map_err(|e| {
-                // envy does not always say which variable failed; find it by
-                // reading each variable on its own.
-                let culprit = ours
-                    .iter()
-                    .find(|(k, v)| {
-                        envy::prefixed(PREFIX)
-                            .from_iter::<_, Settings>([((*k).clone(), (*v).clone())])
-                            .is_err()
-                    })
-                    .map(|(k, _)| k.as_str())
-                    .unwrap_or("a CLAWINIT_* variable");
-                Failure::new(Exit::Usage, format!("{culprit}: invalid value ({e})"))
-            })
+        envy::prefixed(PREFIX).from_iter::<_, Settings>(ours.clone()).map_err(|e| {
+            // envy does not always say which variable failed; find it by
+            // reading each variable on its own.
+            let culprit = ours
+                .iter()
+                .find(|(k, v)| envy::prefixed(PREFIX).from_iter::<_, Settings>([((*k).clone(), (*v).clone())]).is_err())
+                .map(|(k, _)| k.as_str())
+                .unwrap_or("a CLAWINIT_* variable");
+            Failure::new(Exit::Usage, format!("{culprit}: invalid value ({e})"))
+        })
     }
 }
 
@@ -134,9 +126,7 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        list.iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-            .collect()
+        list.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
     }
 
     #[test]
@@ -161,10 +151,7 @@ mod tests {
             ("CLAWINIT_USER", ""),
         ]))
         .unwrap();
-        assert_eq!(
-            s.secrets_file.unwrap(),
-            PathBuf::from("/run/secrets/env.enc")
-        );
+        assert_eq!(s.secrets_file.unwrap(), PathBuf::from("/run/secrets/env.enc"));
         assert!(s.secrets_override);
         assert_eq!(s.gateway_restart, RestartPolicy::OnFailure);
         assert_eq!(s.log, LogLevel::Debug);
@@ -179,8 +166,7 @@ mod tests {
             ("CLAWINIT_READY_PROBE", "ping"),
             ("CLAWINIT_LOG", "loud"),
         ] {
-            let err = Settings::from_vars(vars(&[("CLAWINIT_LOG_FORMAT", "json"), (name, value)]))
-                .unwrap_err();
+            let err = Settings::from_vars(vars(&[("CLAWINIT_LOG_FORMAT", "json"), (name, value)])).unwrap_err();
             assert_eq!(err.exit, Exit::Usage);
             assert!(err.message.starts_with(name), "{}", err.message);
         }

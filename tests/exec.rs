@@ -26,7 +26,11 @@ fn exec(home: &std::path::Path, fixture: &str) -> Command {
 #[test]
 fn child_sees_secrets_and_never_the_identity() {
     let home = Scratch::new("exec-env");
-    let out = exec(&home.0, "ok/basic.enc").env("SOPS_AGE_KEY", "AGE-SECRET-KEY-1NOTUSED").args(["env", "-0"]).output().unwrap();
+    let out = exec(&home.0, "ok/basic.enc")
+        .env("SOPS_AGE_KEY", "AGE-SECRET-KEY-1NOTUSED")
+        .args(["env", "-0"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let env = child_env(&out.stdout);
     assert_eq!(env["OPENAI_API_KEY"], "sk-test-0123456789abcdef");
@@ -101,10 +105,8 @@ fn bad_input_spawns_nothing() {
     let marker = home.0.join("spawned");
     for entry in manifest()["fixtures"].as_array().unwrap() {
         let Some(expect) = entry["expect"].as_i64() else { continue };
-        let out = exec(&home.0, entry["file"].as_str().unwrap())
-            .args(["touch", marker.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out =
+            exec(&home.0, entry["file"].as_str().unwrap()).args(["touch", marker.to_str().unwrap()]).output().unwrap();
         assert_eq!(out.status.code(), Some(expect as i32), "{}", entry["file"]);
         assert!(!marker.exists(), "{}: the child was spawned", entry["file"]);
     }

@@ -23,10 +23,7 @@ pub enum DataKeyError {
 pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, DataKeyError> {
     if meta.age.is_empty() {
         let detail = if meta.other_key_types.is_empty() {
-            format!(
-                "{}: no age recipient in the metadata",
-                meta.style.name("age")
-            )
+            format!("{}: no age recipient in the metadata", meta.style.name("age"))
         } else {
             format!(
                 "only {} master keys, which clawinit does not support (add an age recipient with `sops updatekeys`)",
@@ -38,8 +35,7 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
     let mut corrupted = Vec::new();
     for (index, entry) in meta.age.iter().enumerate() {
         let field = meta.style.age_field(index, "enc");
-        let decryptor = match age::Decryptor::new_buffered(ArmoredReader::new(entry.enc.as_bytes()))
-        {
+        let decryptor = match age::Decryptor::new_buffered(ArmoredReader::new(entry.enc.as_bytes())) {
             Ok(d) if !d.is_scrypt() => d,
             other => {
                 tracing::debug!(stanza = index, error = ?other.err(), "age stanza does not parse");
@@ -47,29 +43,19 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
                 continue;
             }
         };
-        let ids = identities
-            .keys
-            .iter()
-            .map(|k| k.as_ref() as &dyn age::Identity);
+        let ids = identities.keys.iter().map(|k| k.as_ref() as &dyn age::Identity);
         match decryptor.decrypt(ids) {
             Ok(mut reader) => {
                 let mut key = Zeroizing::new(Vec::with_capacity(32));
-                let bad = || {
-                    DataKeyError::Integrity(format!(
-                        "{field}: the age payload failed authentication"
-                    ))
-                };
+                let bad = || DataKeyError::Integrity(format!("{field}: the age payload failed authentication"));
                 reader.read_to_end(&mut key).map_err(|_| bad())?;
                 tracing::debug!(stanza = index, recipient = %entry.recipient, "data key recovered");
-                return DataKey::from_slice(&key).ok_or_else(|| {
-                    DataKeyError::Unsupported(format!("{field}: the data key is not 32 bytes"))
-                });
+                return DataKey::from_slice(&key)
+                    .ok_or_else(|| DataKeyError::Unsupported(format!("{field}: the data key is not 32 bytes")));
             }
             Err(age::DecryptError::NoMatchingKeys) => {}
             Err(age::DecryptError::InvalidMac) => {
-                return Err(DataKeyError::Integrity(format!(
-                    "{field}: the age header MAC does not verify"
-                )));
+                return Err(DataKeyError::Integrity(format!("{field}: the age header MAC does not verify")));
             }
             Err(e) => {
                 tracing::debug!(stanza = index, error = %e, "age stanza did not open");
@@ -78,33 +64,20 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
         }
     }
     if corrupted.len() == meta.age.len() {
-        return Err(DataKeyError::Unsupported(format!(
-            "corrupted age stanza: {}",
-            corrupted.join(", ")
-        )));
+        return Err(DataKeyError::Unsupported(format!("corrupted age stanza: {}", corrupted.join(", "))));
     }
-    Err(DataKeyError::NoIdentity(no_identity_message(
-        meta, identities,
-    )))
+    Err(DataKeyError::NoIdentity(no_identity_message(meta, identities)))
 }
 
 fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
-    let mut msg = format!(
-        "no age identity can decrypt the data key ({} recipient(s))",
-        meta.age.len()
-    );
+    let mut msg = format!("no age identity can decrypt the data key ({} recipient(s))", meta.age.len());
     if identities.keys.is_empty() {
-        msg.push_str(
-            "; no identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD",
-        );
+        msg.push_str("; no identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD");
     } else {
         msg.push_str(&format!("; tried {}", identities.loaded.join(", ")));
     }
     if !identities.problems.is_empty() {
-        msg.push_str(&format!(
-            "; could not load {}",
-            identities.problems.join("; ")
-        ));
+        msg.push_str(&format!("; could not load {}", identities.problems.join("; ")));
     }
     msg
 }

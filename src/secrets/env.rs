@@ -13,34 +13,24 @@ pub struct SecretVar {
 /// Top-level items in file order (a later duplicate wins when applied);
 /// comments skipped; non-strings stringified like sops's `ValToString`.
 pub fn environment_items(doc: &Document, file: &str) -> Result<Vec<SecretVar>, SecretsError> {
-    let fail = |detail: String| SecretsError {
-        kind: ErrorKind::Malformed,
-        message: format!("{file}: {detail}"),
-    };
+    let fail = |detail: String| SecretsError { kind: ErrorKind::Malformed, message: format!("{file}: {detail}") };
     let mut vars = Vec::new();
     for item in &doc.tree {
         let Key::Name(name) = &item.key else { continue };
         if name.is_empty() || name.contains(['=', '\0']) {
-            return Err(fail(format!(
-                "key {name:?} cannot be an environment variable name"
-            )));
+            return Err(fail(format!("key {name:?} cannot be an environment variable name")));
         }
         let value = match &item.value {
             Value::Scalar(scalar) => scalar.to_env_bytes(),
             Value::Null => super::tree::secret(b"<nil>"),
             Value::Map(_) | Value::List(_) => {
-                return Err(fail(format!(
-                    "cannot use complex value in environment; offending key {name}"
-                )))
+                return Err(fail(format!("cannot use complex value in environment; offending key {name}")))
             }
         };
         if value.contains(&0) {
             return Err(fail(format!("the value of {name} contains a NUL byte")));
         }
-        vars.push(SecretVar {
-            name: name.clone(),
-            value,
-        });
+        vars.push(SecretVar { name: name.clone(), value });
     }
     Ok(vars)
 }

@@ -46,11 +46,7 @@ fn format_float_g(v: f64) -> String {
     // Go: with shortest formatting the %e form is used when exp < -4 || exp >= 6.
     if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
         let exp_sign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}E{exp_sign}{:02}", exp.abs())
     } else {
@@ -82,17 +78,9 @@ pub fn parse_int(s: &str) -> Option<i64> {
 /// sops uses the re-formatted string as the AAD of the MAC.
 pub fn reformat_rfc3339(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .filter(|d| d.iter().all(u8::is_ascii_digit))
-            .map(|_| &s[r])
-    };
-    let date_time_ok = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':';
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r.clone()).filter(|d| d.iter().all(u8::is_ascii_digit)).map(|_| &s[r]);
+    let date_time_ok = b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
     if !date_time_ok {
         return None;
     }
@@ -161,9 +149,7 @@ pub fn is_sops_version(version: &str) -> bool {
         Some((c, p)) => (c, Some(p)),
         None => (core, None),
     };
-    let numeric = |p: &str| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
-    };
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'));
     let parts: Vec<&str> = core.split('.').collect();
     let pre_ok = pre.is_none_or(|p| !p.is_empty() && p.split('.').all(|id| !id.is_empty()));
     parts.len() == 3 && parts.iter().all(|p| numeric(p)) && pre_ok
@@ -196,22 +182,10 @@ mod tests {
 
     #[test]
     fn rfc3339_reformats_like_go() {
-        assert_eq!(
-            reformat_rfc3339("2026-11-21T14:18:52Z").unwrap(),
-            "2026-11-21T14:18:52Z"
-        );
-        assert_eq!(
-            reformat_rfc3339("2026-11-21T14:18:52+00:00").unwrap(),
-            "2026-11-21T14:18:52Z"
-        );
-        assert_eq!(
-            reformat_rfc3339("2026-11-21T14:18:52.123Z").unwrap(),
-            "2026-11-21T14:18:52Z"
-        );
-        assert_eq!(
-            reformat_rfc3339("2026-11-21T14:18:52+02:00").unwrap(),
-            "2026-11-21T14:18:52+02:00"
-        );
+        assert_eq!(reformat_rfc3339("2026-11-21T14:18:52Z").unwrap(), "2026-11-21T14:18:52Z");
+        assert_eq!(reformat_rfc3339("2026-11-21T14:18:52+00:00").unwrap(), "2026-11-21T14:18:52Z");
+        assert_eq!(reformat_rfc3339("2026-11-21T14:18:52.123Z").unwrap(), "2026-11-21T14:18:52Z");
+        assert_eq!(reformat_rfc3339("2026-11-21T14:18:52+02:00").unwrap(), "2026-11-21T14:18:52+02:00");
         for bad in [
             "2026-11-21T14:18:52Z\r",
             "2026-13-01T00:00:00Z",

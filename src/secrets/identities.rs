@@ -39,10 +39,7 @@ impl IdentitySources {
     }
 
     fn default_keys_file(&self) -> Option<PathBuf> {
-        let config = self
-            .xdg_config_home
-            .clone()
-            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))?;
+        let config = self.xdg_config_home.clone().or_else(|| self.home.as_ref().map(|h| h.join(".config")))?;
         Some(config.join("sops/age/keys.txt"))
     }
 }
@@ -61,11 +58,7 @@ impl Identities {
     pub fn load(sources: &IdentitySources) -> Identities {
         let mut ids = Identities::default();
         if let Some(file) = &sources.ssh_key_file {
-            ids.ssh_file(
-                &format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE ({})", file.display()),
-                file,
-                true,
-            );
+            ids.ssh_file(&format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE ({})", file.display()), file, true);
         }
         if let Some(home) = &sources.home {
             for name in ["id_ed25519", "id_rsa"] {
@@ -101,14 +94,9 @@ impl Identities {
 
     fn age_text(&mut self, label: &str, text: &[u8]) {
         match parse_age_identities(text) {
-            Ok(keys) if keys.is_empty() => {
-                self.problems.push(format!("{label}: contains no identity"))
-            }
+            Ok(keys) if keys.is_empty() => self.problems.push(format!("{label}: contains no identity")),
             Ok(keys) => {
-                self.keys.extend(
-                    keys.into_iter()
-                        .map(|k| Box::new(k) as Box<dyn age::Identity>),
-                );
+                self.keys.extend(keys.into_iter().map(|k| Box::new(k) as Box<dyn age::Identity>));
                 self.loaded.push(label.to_string());
             }
             Err(e) => self.problems.push(format!("{label}: {e}")),
@@ -121,23 +109,16 @@ impl Identities {
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => return self.problems.push(format!("{label}: {e}")),
         };
-        match age::ssh::Identity::from_buffer(
-            Cursor::new(&bytes[..]),
-            Some(path.display().to_string()),
-        ) {
+        match age::ssh::Identity::from_buffer(Cursor::new(&bytes[..]), Some(path.display().to_string())) {
             Ok(identity @ age::ssh::Identity::Unencrypted(_)) => {
                 self.keys.push(Box::new(identity));
                 self.loaded.push(label.to_string());
             }
-            Ok(age::ssh::Identity::Encrypted(_)) => self.problems.push(format!(
-                "{label}: passphrase-protected SSH keys are unsupported (clawinit never prompts)"
-            )),
-            Ok(age::ssh::Identity::Unsupported(_)) => self
+            Ok(age::ssh::Identity::Encrypted(_)) => self
                 .problems
-                .push(format!("{label}: unsupported SSH key type")),
-            Err(_) => self
-                .problems
-                .push(format!("{label}: not an OpenSSH private key")),
+                .push(format!("{label}: passphrase-protected SSH keys are unsupported (clawinit never prompts)")),
+            Ok(age::ssh::Identity::Unsupported(_)) => self.problems.push(format!("{label}: unsupported SSH key type")),
+            Err(_) => self.problems.push(format!("{label}: not an OpenSSH private key")),
         }
     }
 }
@@ -153,9 +134,7 @@ fn read_secret(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
 fn parse_age_identities(text: &[u8]) -> Result<Vec<age::x25519::Identity>, String> {
     let text = std::str::from_utf8(text).map_err(|_| "not a text identity file".to_string())?;
     if text.starts_with("age-encryption") || text.starts_with("-----BEGIN AGE") {
-        return Err(
-            "passphrase-protected identity files are unsupported (clawinit never prompts)".into(),
-        );
+        return Err("passphrase-protected identity files are unsupported (clawinit never prompts)".into());
     }
     let mut keys = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
@@ -164,20 +143,13 @@ fn parse_age_identities(text: &[u8]) -> Result<Vec<age::x25519::Identity>, Strin
             continue;
         }
         if line.starts_with("AGE-PLUGIN-") {
-            return Err(format!(
-                "line {}: age plugin identities are unsupported",
-                i + 1
-            ));
+            return Err(format!("line {}: age plugin identities are unsupported", i + 1));
         }
         if !line.starts_with("AGE-SECRET-KEY-1") {
-            return Err(format!(
-                "line {}: not an age identity (unknown identity type)",
-                i + 1
-            ));
+            return Err(format!("line {}: not an age identity (unknown identity type)", i + 1));
         }
-        let key = line
-            .parse::<age::x25519::Identity>()
-            .map_err(|_| format!("line {}: malformed age identity", i + 1))?;
+        let key =
+            line.parse::<age::x25519::Identity>().map_err(|_| format!("line {}: malformed age identity", i + 1))?;
         keys.push(key);
     }
     Ok(keys)
@@ -195,9 +167,7 @@ fn run_key_cmd(cmd: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("{program}: {e}"))?;
+    let output = child.wait_with_output().map_err(|e| format!("{program}: {e}"))?;
     let stdout = Zeroizing::new(output.stdout);
     if !output.status.success() {
         return Err(format!("{program} failed ({})", output.status));
@@ -215,40 +185,18 @@ mod tests {
     fn parses_like_sops() {
         let text = format!("# created: today\r\n# public key: age1...\r\n{KEY}\r\n\n");
         assert_eq!(parse_age_identities(text.as_bytes()).unwrap().len(), 1);
-        let err = parse_age_identities(format!("{KEY}\nnot a key\n").as_bytes())
-            .err()
-            .unwrap();
+        let err = parse_age_identities(format!("{KEY}\nnot a key\n").as_bytes()).err().unwrap();
         assert_eq!(err, "line 2: not an age identity (unknown identity type)");
-        assert!(parse_age_identities(b"AGE-PLUGIN-YUBIKEY-1XYZ\n")
-            .err()
-            .unwrap()
-            .contains("plugin"));
-        assert!(
-            parse_age_identities(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
-                .err()
-                .unwrap()
-                .contains("passphrase")
-        );
-        assert!(parse_age_identities(b"AGE-SECRET-KEY-1NOTBECH32\n")
-            .err()
-            .unwrap()
-            .contains("malformed"));
+        assert!(parse_age_identities(b"AGE-PLUGIN-YUBIKEY-1XYZ\n").err().unwrap().contains("plugin"));
+        assert!(parse_age_identities(b"-----BEGIN AGE ENCRYPTED FILE-----\n").err().unwrap().contains("passphrase"));
+        assert!(parse_age_identities(b"AGE-SECRET-KEY-1NOTBECH32\n").err().unwrap().contains("malformed"));
     }
 
     #[test]
     fn default_keys_file_honours_xdg() {
-        let mut s = IdentitySources {
-            home: Some("/home/u".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            s.default_keys_file().unwrap(),
-            PathBuf::from("/home/u/.config/sops/age/keys.txt")
-        );
+        let mut s = IdentitySources { home: Some("/home/u".into()), ..Default::default() };
+        assert_eq!(s.default_keys_file().unwrap(), PathBuf::from("/home/u/.config/sops/age/keys.txt"));
         s.xdg_config_home = Some("/xdg".into());
-        assert_eq!(
-            s.default_keys_file().unwrap(),
-            PathBuf::from("/xdg/sops/age/keys.txt")
-        );
+        assert_eq!(s.default_keys_file().unwrap(), PathBuf::from("/xdg/sops/age/keys.txt"));
     }
 }

@@ -73,27 +73,17 @@ const OTHER_KEY_TYPES: [&str; 6] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vau
 impl Metadata {
     pub fn parse(sops: &Json, style: FieldStyle) -> Result<Metadata, MetadataError> {
         let err = |msg: String| MetadataError(msg);
-        let map = sops
-            .as_object()
-            .ok_or_else(|| err("the sops metadata is not a map".into()))?;
+        let map = sops.as_object().ok_or_else(|| err("the sops metadata is not a map".into()))?;
         let text = |field: &str| -> Option<&str> { map.get(field).and_then(Json::as_str) };
 
-        let version =
-            text("version").ok_or_else(|| err(format!("{}: missing", style.name("version"))))?;
+        let version = text("version").ok_or_else(|| err(format!("{}: missing", style.name("version"))))?;
         if !golang::is_sops_version(version) {
-            return Err(err(format!(
-                "{}: not a sops version (expected semver such as 3.11.0)",
-                style.name("version")
-            )));
+            return Err(err(format!("{}: not a sops version (expected semver such as 3.11.0)", style.name("version"))));
         }
-        let lastmodified = text("lastmodified")
-            .ok_or_else(|| err(format!("{}: missing", style.name("lastmodified"))))?;
-        let mac_aad = golang::reformat_rfc3339(lastmodified).ok_or_else(|| {
-            err(format!(
-                "{}: not an RFC 3339 timestamp",
-                style.name("lastmodified")
-            ))
-        })?;
+        let lastmodified =
+            text("lastmodified").ok_or_else(|| err(format!("{}: missing", style.name("lastmodified"))))?;
+        let mac_aad = golang::reformat_rfc3339(lastmodified)
+            .ok_or_else(|| err(format!("{}: not an RFC 3339 timestamp", style.name("lastmodified"))))?;
 
         if let Some(groups) = map.get("key_groups") {
             if groups.as_array().is_some_and(|g| !g.is_empty()) {
@@ -107,11 +97,7 @@ impl Metadata {
         let age = parse_age(map.get("age"), style)?;
         let other_key_types = OTHER_KEY_TYPES
             .into_iter()
-            .filter(|t| {
-                map.get(*t)
-                    .and_then(Json::as_array)
-                    .is_some_and(|a| !a.is_empty())
-            })
+            .filter(|t| map.get(*t).and_then(Json::as_array).is_some_and(|a| !a.is_empty()))
             .collect();
 
         let mac_only_encrypted = match map.get("mac_only_encrypted") {
@@ -136,28 +122,19 @@ fn parse_age(age: Option<&Json>, style: FieldStyle) -> Result<Vec<AgeEntry>, Met
     let Some(age) = age else {
         return Ok(Vec::new());
     };
-    let list = age
-        .as_array()
-        .ok_or_else(|| MetadataError(format!("{}: not a list", style.name("age"))))?;
+    let list = age.as_array().ok_or_else(|| MetadataError(format!("{}: not a list", style.name("age"))))?;
     list.iter()
         .enumerate()
         .map(|(i, entry)| {
             let field = |name: &str| entry.get(name).and_then(Json::as_str).map(str::to_string);
             let enc = field("enc").filter(|e| !e.is_empty());
-            let enc = enc
-                .ok_or_else(|| MetadataError(format!("{}: missing", style.age_field(i, "enc"))))?;
-            Ok(AgeEntry {
-                recipient: field("recipient").unwrap_or_default(),
-                enc,
-            })
+            let enc = enc.ok_or_else(|| MetadataError(format!("{}: missing", style.age_field(i, "enc"))))?;
+            Ok(AgeEntry { recipient: field("recipient").unwrap_or_default(), enc })
         })
         .collect()
 }
 
-fn parse_rule(
-    map: &serde_json::Map<String, Json>,
-    style: FieldStyle,
-) -> Result<CryptRule, MetadataError> {
+fn parse_rule(map: &serde_json::Map<String, Json>, style: FieldStyle) -> Result<CryptRule, MetadataError> {
     const FIELDS: [&str; 6] = [
         "unencrypted_suffix",
         "encrypted_suffix",
@@ -168,31 +145,18 @@ fn parse_rule(
     ];
     let set: Vec<(&str, &str)> = FIELDS
         .iter()
-        .filter_map(|f| {
-            map.get(*f)
-                .and_then(Json::as_str)
-                .filter(|v| !v.is_empty())
-                .map(|v| (*f, v))
-        })
+        .filter_map(|f| map.get(*f).and_then(Json::as_str).filter(|v| !v.is_empty()).map(|v| (*f, v)))
         .collect();
     let (field, value) = match set.as_slice() {
         [] => return Ok(CryptRule::UnencryptedSuffix("_unencrypted".into())),
         [one] => *one,
         _ => {
             let names: Vec<String> = set.iter().map(|(f, _)| style.name(f)).collect();
-            return Err(MetadataError(format!(
-                "more than one crypt rule is set: {}",
-                names.join(", ")
-            )));
+            return Err(MetadataError(format!("more than one crypt rule is set: {}", names.join(", "))));
         }
     };
     let regex = || {
-        Regex::new(value).map_err(|_| {
-            MetadataError(format!(
-                "{}: not a valid regular expression",
-                style.name(field)
-            ))
-        })
+        Regex::new(value).map_err(|_| MetadataError(format!("{}: not a valid regular expression", style.name(field))))
     };
     Ok(match field {
         "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value.into()),
@@ -208,16 +172,16 @@ impl CryptRule {
     /// sops's `shouldBeEncrypted`. `path` holds the map keys from the root to the
     /// leaf; `comments` the runs of comments preceding it, one run per nesting
     /// level; `is_comment` whether the leaf is itself a comment.
-    pub fn encrypts(&self, path: &[&str], comments: &[Vec<&[u8]>], is_comment: bool) -> bool {
+    pub fn encrypts<P: AsRef<str>, C: AsRef<[u8]>>(&self, path: &[P], comments: &[Vec<C>], is_comment: bool) -> bool {
+        let path = || path.iter().map(AsRef::as_ref);
         match self {
-            CryptRule::UnencryptedSuffix(s) => !path.iter().any(|p| p.ends_with(s.as_str())),
-            CryptRule::EncryptedSuffix(s) => path.iter().any(|p| p.ends_with(s.as_str())),
-            CryptRule::UnencryptedRegex(r) => !path.iter().any(|p| r.is_match(p)),
-            CryptRule::EncryptedRegex(r) => path.iter().any(|p| r.is_match(p)),
-            CryptRule::UnencryptedCommentRegex(r) => !comments
-                .iter()
-                .flatten()
-                .any(|c| r.is_match(&String::from_utf8_lossy(c))),
+            CryptRule::UnencryptedSuffix(s) => !path().any(|p| p.ends_with(s.as_str())),
+            CryptRule::EncryptedSuffix(s) => path().any(|p| p.ends_with(s.as_str())),
+            CryptRule::UnencryptedRegex(r) => !path().any(|p| r.is_match(p)),
+            CryptRule::EncryptedRegex(r) => path().any(|p| r.is_match(p)),
+            CryptRule::UnencryptedCommentRegex(r) => {
+                !comments.iter().flatten().any(|c| r.is_match(&String::from_utf8_lossy(c.as_ref())))
+            }
             CryptRule::EncryptedCommentRegex(r) => {
                 // sops does not encrypt the comment line that matches the regex
                 // itself: the last comment of the innermost run is skipped when the
@@ -226,7 +190,7 @@ impl CryptRule {
                 comments.iter().enumerate().any(|(level, run)| {
                     run.iter().enumerate().any(|(j, c)| {
                         let is_self = is_comment && level == last_level && j + 1 == run.len();
-                        !is_self && r.is_match(&String::from_utf8_lossy(c))
+                        !is_self && r.is_match(&String::from_utf8_lossy(c.as_ref()))
                     })
                 })
             }
@@ -256,25 +220,12 @@ mod tests {
     fn errors_name_the_field_in_the_store_spelling() {
         let mut m = base();
         m["version"] = json!("banana");
-        assert_eq!(
-            Metadata::parse(&m, FieldStyle::Flat)
-                .unwrap_err()
-                .0
-                .split(':')
-                .next(),
-            Some("sops_version")
-        );
+        assert_eq!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.split(':').next(), Some("sops_version"));
         m.as_object_mut().unwrap().remove("version");
-        assert!(Metadata::parse(&m, FieldStyle::Nested)
-            .unwrap_err()
-            .0
-            .starts_with("sops.version: missing"));
+        assert!(Metadata::parse(&m, FieldStyle::Nested).unwrap_err().0.starts_with("sops.version: missing"));
         let mut m = base();
         m["lastmodified"] = json!("2026-11-21T14:18:52Z\r");
-        assert!(Metadata::parse(&m, FieldStyle::Flat)
-            .unwrap_err()
-            .0
-            .starts_with("sops_lastmodified"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.starts_with("sops_lastmodified"));
     }
 
     #[test]
@@ -282,41 +233,28 @@ mod tests {
         let mut m = base();
         m["encrypted_regex"] = json!("^a");
         m["unencrypted_suffix"] = json!("_u");
-        assert!(Metadata::parse(&m, FieldStyle::Flat)
-            .unwrap_err()
-            .0
-            .contains("more than one crypt rule"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.contains("more than one crypt rule"));
         let mut m = base();
         m["key_groups"] = json!([{"age": []}, {"age": []}]);
-        assert!(Metadata::parse(&m, FieldStyle::Flat)
-            .unwrap_err()
-            .0
-            .contains("Shamir"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.contains("Shamir"));
     }
 
     #[test]
     fn crypt_rules_follow_sops() {
+        const NO_COMMENTS: &[Vec<&[u8]>] = &[];
+        const NO_PATH: &[&str] = &[];
         let r = CryptRule::UnencryptedSuffix("_unencrypted".into());
-        assert!(r.encrypts(&["KEY"], &[], false));
-        assert!(!r.encrypts(&["REGION_unencrypted"], &[], false));
-        assert!(r.encrypts(&["REGION_UNENCRYPTED"], &[], false));
-        assert!(
-            r.encrypts(&[], &[], true),
-            "top-level comments are encrypted"
-        );
+        assert!(r.encrypts(&["KEY"], NO_COMMENTS, false));
+        assert!(!r.encrypts(&["REGION_unencrypted"], NO_COMMENTS, false));
+        assert!(r.encrypts(&["REGION_UNENCRYPTED"], NO_COMMENTS, false));
+        assert!(r.encrypts(NO_PATH, NO_COMMENTS, true), "top-level comments are encrypted");
         let r = CryptRule::EncryptedRegex(Regex::new("^(pass|token)").unwrap());
-        assert!(r.encrypts(&["a", "password"], &[], false));
-        assert!(!r.encrypts(&["user"], &[], false));
-        assert!(
-            !r.encrypts(&[], &[], true),
-            "comments stay plain under encrypted_regex"
-        );
+        assert!(r.encrypts(&["a", "password"], NO_COMMENTS, false));
+        assert!(!r.encrypts(&["user"], NO_COMMENTS, false));
+        assert!(!r.encrypts(NO_PATH, NO_COMMENTS, true), "comments stay plain under encrypted_regex");
         let r = CryptRule::EncryptedCommentRegex(Regex::new("sops:enc").unwrap());
         let run: Vec<&[u8]> = vec![b" sops:enc"];
         assert!(r.encrypts(&["K"], std::slice::from_ref(&run), false));
-        assert!(
-            !r.encrypts(&[], std::slice::from_ref(&run), true),
-            "the marker comment itself stays plain"
-        );
+        assert!(!r.encrypts(NO_PATH, std::slice::from_ref(&run), true), "the marker comment itself stays plain");
     }
 }

@@ -2,7 +2,7 @@
 //! the sops binary. The pipeline: read → detect the store and parse (format)
 //! → metadata → data key (age) → decrypt leaves and compute the MAC → verify.
 
-mod cipher;
+pub mod cipher;
 mod datakey;
 mod env;
 mod golang;
@@ -14,8 +14,6 @@ mod walk;
 
 use std::io::Read;
 use std::path::Path;
-
-use zeroize::Zeroizing;
 
 use crate::exit::{Exit, Failure};
 pub use env::{environment_items, SecretVar};
@@ -60,35 +58,24 @@ impl From<SecretsError> for Failure {
 /// Read and decrypt the SOPS file at `path`.
 pub fn decrypt_file(path: &Path, sources: &IdentitySources) -> Result<Document, SecretsError> {
     let file = path.display().to_string();
-    let missing = |what: String| SecretsError {
-        kind: ErrorKind::Missing,
-        message: format!("{file}: {what}"),
-    };
-    let mut content = Zeroizing::new(Vec::new());
-    let mut handle =
-        std::fs::File::open(path).map_err(|e| missing(format!("cannot open secrets file: {e}")))?;
+    let missing = |what: String| SecretsError { kind: ErrorKind::Missing, message: format!("{file}: {what}") };
+    // The file holds ciphertext (and values the user chose not to encrypt), so
+    // it is not wiped; every decrypted value is.
+    let mut content = Vec::new();
+    let mut handle = std::fs::File::open(path).map_err(|e| missing(format!("cannot open secrets file: {e}")))?;
     if handle.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(missing("is a directory, not a secrets file".into()));
     }
-    handle
-        .read_to_end(&mut content)
-        .map_err(|e| missing(format!("cannot read secrets file: {e}")))?;
+    handle.read_to_end(&mut content).map_err(|e| missing(format!("cannot read secrets file: {e}")))?;
     decrypt_bytes(&content, &file, sources)
 }
 
 /// Decrypt a SOPS document held in memory; `file` names it in errors.
-pub fn decrypt_bytes(
-    content: &[u8],
-    file: &str,
-    sources: &IdentitySources,
-) -> Result<Document, SecretsError> {
-    let fail = |kind, detail: String| SecretsError {
-        kind,
-        message: format!("{file}: {detail}"),
-    };
+pub fn decrypt_bytes(content: &[u8], file: &str, sources: &IdentitySources) -> Result<Document, SecretsError> {
+    let fail = |kind, detail: String| SecretsError { kind, message: format!("{file}: {detail}") };
     let parsed = store::parse(content).map_err(|e| fail(ErrorKind::Malformed, e.0))?;
-    let meta = Metadata::parse(&parsed.metadata, parsed.kind.field_style())
-        .map_err(|e| fail(ErrorKind::Malformed, e.0))?;
+    let meta =
+        Metadata::parse(&parsed.metadata, parsed.kind.field_style()).map_err(|e| fail(ErrorKind::Malformed, e.0))?;
 
     let identities = identities::Identities::load(sources);
     let key = datakey::recover(&meta, &identities).map_err(|e| match e {
@@ -103,10 +90,7 @@ pub fn decrypt_bytes(
         .map_err(|e| fail(ErrorKind::Integrity, format!("key {}: {}", e.path, e.cause)))?;
     verify_mac(&meta, &key, &computed).map_err(|d| fail(ErrorKind::Integrity, d))?;
     tracing::debug!(file, store = parsed.kind.name(), "decrypted and verified");
-    Ok(Document {
-        kind: parsed.kind,
-        tree,
-    })
+    Ok(Document { kind: parsed.kind, tree })
 }
 
 /// The stored MAC, decrypted with the lastmodified AAD, must equal the computed one.
@@ -116,17 +100,10 @@ fn verify_mac(meta: &Metadata, key: &cipher::DataKey, computed: &str) -> Result<
         return Err(format!("{field}: missing (the file has no MAC)"));
     }
     match cipher::decrypt(&meta.mac, key, meta.mac_aad.as_bytes()) {
-        Ok(cipher::Plain::Value(Scalar::Str(stored)))
-            if stored.as_slice() == computed.as_bytes() =>
-        {
-            Ok(())
+        Ok(cipher::Plain::Value(Scalar::Str(stored))) if stored.as_slice() == computed.as_bytes() => Ok(()),
+        Ok(_) => Err(format!("{field}: MAC mismatch (values were changed, reordered, added or removed)")),
+        Err(e) => {
+            Err(format!("{field}: cannot decrypt the MAC ({e}; was {} changed?)", meta.style.name("lastmodified")))
         }
-        Ok(_) => Err(format!(
-            "{field}: MAC mismatch (values were changed, reordered, added or removed)"
-        )),
-        Err(e) => Err(format!(
-            "{field}: cannot decrypt the MAC ({e}; was {} changed?)",
-            meta.style.name("lastmodified")
-        )),
     }
 }

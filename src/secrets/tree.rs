@@ -50,6 +50,14 @@ pub struct Item {
 pub type Branch = Vec<Item>;
 
 impl Scalar {
+    /// Hash what the leaf contributes to the MAC, without copying strings.
+    pub fn feed_mac(&self, hash: &mut impl sha2::Digest) {
+        match self {
+            Scalar::Str(b) | Scalar::Bytes(b) => hash.update(b),
+            other => hash.update(other.mac_bytes()),
+        }
+    }
+
     /// sops's `ToBytes`: what a leaf contributes to the MAC.
     pub fn mac_bytes(&self) -> SecretBytes {
         match self {
@@ -87,9 +95,7 @@ impl std::fmt::Debug for Scalar {
         match self {
             Scalar::Str(b) => write!(f, "Str(<{} bytes>)", b.len()),
             Scalar::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
-            Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_) | Scalar::Time(_) => {
-                f.write_str("Scalar(<redacted>)")
-            }
+            Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_) | Scalar::Time(_) => f.write_str("Scalar(<redacted>)"),
         }
     }
 }

@@ -10,8 +10,8 @@ use super::tree::{Branch, Key, Scalar, SecretBytes, Value};
 /// SHA-256("sops"): hashed first when `mac_only_encrypted` is set, so that such
 /// a MAC never equals the MAC of the same values without the option.
 const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
-    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
-    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b, 0x97, 0x5b,
+    0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
 /// A leaf that did not decrypt: its key path (never its value) and why.
@@ -33,23 +33,12 @@ struct Walker<'a> {
 /// Decrypt `branch` in place and return the MAC sops would compute for it
 /// (upper-case hex of SHA-512).
 pub fn decrypt(branch: &mut Branch, meta: &Metadata, key: &DataKey) -> Result<String, LeafError> {
-    let mut walker = Walker {
-        meta,
-        key,
-        hash: Sha512::new(),
-        path: Vec::new(),
-        comments: Vec::new(),
-    };
+    let mut walker = Walker { meta, key, hash: Sha512::new(), path: Vec::new(), comments: Vec::new() };
     if meta.mac_only_encrypted {
         walker.hash.update(MAC_ONLY_ENCRYPTED_INIT);
     }
     walker.branch(branch)?;
-    Ok(walker
-        .hash
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect())
+    Ok(walker.hash.finalize().iter().map(|b| format!("{b:02X}")).collect())
 }
 
 impl Walker<'_> {
@@ -58,10 +47,7 @@ impl Walker<'_> {
         for item in branch.iter_mut() {
             match &mut item.key {
                 Key::Comment(text) => {
-                    self.comments
-                        .last_mut()
-                        .expect("pushed above")
-                        .push(text.clone());
+                    self.comments.last_mut().expect("pushed above").push(text.clone());
                     self.comment(text)?;
                 }
                 Key::Name(name) => {
@@ -92,13 +78,7 @@ impl Walker<'_> {
     }
 
     fn encrypts(&self, is_comment: bool) -> bool {
-        let path: Vec<&str> = self.path.iter().map(String::as_str).collect();
-        let comments: Vec<Vec<&[u8]>> = self
-            .comments
-            .iter()
-            .map(|run| run.iter().map(|c| c.as_slice()).collect())
-            .collect();
-        self.meta.rule.encrypts(&path, &comments, is_comment)
+        self.meta.rule.encrypts(&self.path, &self.comments, is_comment)
     }
 
     fn aad(&self) -> Vec<u8> {
@@ -108,11 +88,7 @@ impl Walker<'_> {
     }
 
     fn fail(&self, cause: CipherError) -> LeafError {
-        let path = if self.path.is_empty() {
-            "(comment)".to_string()
-        } else {
-            self.path.join(".")
-        };
+        let path = if self.path.is_empty() { "(comment)".to_string() } else { self.path.join(".") };
         LeafError { path, cause }
     }
 
@@ -122,18 +98,15 @@ impl Walker<'_> {
             let Scalar::Str(stored) = &*scalar else {
                 return Err(self.fail(CipherError::NotEncrypted));
             };
-            let stored =
-                std::str::from_utf8(stored).map_err(|_| self.fail(CipherError::NotEncrypted))?;
+            let stored = std::str::from_utf8(stored).map_err(|_| self.fail(CipherError::NotEncrypted))?;
             match cipher::decrypt(stored, self.key, &self.aad()) {
                 Ok(Plain::Value(plain)) => *scalar = plain,
-                Ok(Plain::Comment(_)) => {
-                    return Err(self.fail(CipherError::BadType("comment".into())))
-                }
+                Ok(Plain::Comment(_)) => return Err(self.fail(CipherError::BadType("comment".into()))),
                 Err(cause) => return Err(self.fail(cause)),
             }
         }
         if !self.meta.mac_only_encrypted || encrypted {
-            self.hash.update(scalar.mac_bytes());
+            scalar.feed_mac(&mut self.hash);
         }
         Ok(())
     }

@@ -6,9 +6,7 @@ pub mod spawn;
 
 use std::ffi::OsString;
 
-use nix::sys::signal::{
-    killpg, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
-};
+use nix::sys::signal::{killpg, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpid, Pid};
 
@@ -16,14 +14,8 @@ use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 
 /// Signals that report a fault in clawinit itself; never blocked.
-const SYNCHRONOUS: [Signal; 6] = [
-    Signal::SIGSEGV,
-    Signal::SIGBUS,
-    Signal::SIGFPE,
-    Signal::SIGILL,
-    Signal::SIGABRT,
-    Signal::SIGTRAP,
-];
+const SYNCHRONOUS: [Signal; 6] =
+    [Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGFPE, Signal::SIGILL, Signal::SIGABRT, Signal::SIGTRAP];
 
 /// The signal state clawinit inherited, restored in every child.
 pub struct SignalGuard {
@@ -41,12 +33,8 @@ pub fn take_signals() -> Result<SignalGuard, Failure> {
         waited.remove(s);
     }
     let mut inherited_mask = SigSet::empty();
-    sigprocmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&waited),
-        Some(&mut inherited_mask),
-    )
-    .map_err(|e| Failure::new(Exit::Internal, format!("sigprocmask: {e}")))?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut inherited_mask))
+        .map_err(|e| Failure::new(Exit::Internal, format!("sigprocmask: {e}")))?;
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     for s in [Signal::SIGTTIN, Signal::SIGTTOU] {
         // SAFETY: SIG_IGN installs no handler code.
@@ -57,29 +45,17 @@ pub fn take_signals() -> Result<SignalGuard, Failure> {
             tracing::warn!("cannot become a child subreaper ({e}); orphans will not be reaped");
         }
     }
-    Ok(SignalGuard {
-        inherited_mask,
-        waited,
-    })
+    Ok(SignalGuard { inherited_mask, waited })
 }
 
 /// Run one command under supervision and return how it ended.
-pub fn run_single(
-    guard: &SignalGuard,
-    command: &[OsString],
-    env: &ChildEnv,
-) -> Result<Exit, Failure> {
-    let (program, _) = command
-        .split_first()
-        .ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
+pub fn run_single(guard: &SignalGuard, command: &[OsString], env: &ChildEnv) -> Result<Exit, Failure> {
+    let (program, _) = command.split_first().ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
     let path = spawn::resolve(program, env)?;
     let child = spawn::spawn(&path, command, env, &guard.inherited_mask)?;
     tracing::info!(pid = child.as_raw(), command = %program.to_string_lossy(), "spawned");
     loop {
-        let signal = guard
-            .waited
-            .wait()
-            .map_err(|e| Failure::new(Exit::Internal, format!("sigwait: {e}")))?;
+        let signal = guard.waited.wait().map_err(|e| Failure::new(Exit::Internal, format!("sigwait: {e}")))?;
         if signal == Signal::SIGCHLD {
             if let Some(exit) = reap(child) {
                 return Ok(exit);
@@ -103,11 +79,7 @@ fn reap(main: Pid) -> Option<Exit> {
                 result = Some(Exit::Child(code as u8));
             }
             Ok(WaitStatus::Signaled(pid, signal, _)) if pid == main => {
-                tracing::info!(
-                    pid = pid.as_raw(),
-                    signal = signal.as_str(),
-                    "child killed by signal"
-                );
+                tracing::info!(pid = pid.as_raw(), signal = signal.as_str(), "child killed by signal");
                 result = Some(Exit::signaled(signal as i32));
             }
             Ok(WaitStatus::StillAlive) | Err(_) => return result,

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{
-    sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
-};
+use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{execve, fork, getpid, pipe2, read, setpgid, tcsetpgrp, write, ForkResult, Pid};
 
@@ -24,14 +22,10 @@ pub fn resolve(program: &OsStr, env: &ChildEnv) -> Result<PathBuf, Failure> {
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
         return match std::fs::metadata(&path) {
-            Err(_) => Err(Failure::new(
-                Exit::NotFound,
-                format!("{shown}: no such file"),
-            )),
-            Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => Err(Failure::new(
-                Exit::NotExecutable,
-                format!("{shown}: not executable"),
-            )),
+            Err(_) => Err(Failure::new(Exit::NotFound, format!("{shown}: no such file"))),
+            Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
+                Err(Failure::new(Exit::NotExecutable, format!("{shown}: not executable")))
+            }
             Ok(_) => Ok(path),
         };
     }
@@ -40,12 +34,8 @@ pub fn resolve(program: &OsStr, env: &ChildEnv) -> Result<PathBuf, Failure> {
         .map(|p| OsStr::from_bytes(p).to_os_string())
         .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    which::which_in(program, Some(search), cwd).map_err(|_| {
-        Failure::new(
-            Exit::NotFound,
-            format!("{shown}: command not found in PATH"),
-        )
-    })
+    which::which_in(program, Some(search), cwd)
+        .map_err(|_| Failure::new(Exit::NotFound, format!("{shown}: command not found in PATH")))
 }
 
 /// Everything execve needs, prepared before fork so the child only makes
@@ -58,22 +48,12 @@ struct ExecPlan {
 
 /// Fork and exec `program` with `argv` and `env`. `child_mask` is the signal
 /// mask the child starts with (what clawinit itself inherited).
-pub fn spawn(
-    program: &Path,
-    argv: &[OsString],
-    env: &ChildEnv,
-    child_mask: &SigSet,
-) -> Result<Pid, Failure> {
+pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &SigSet) -> Result<Pid, Failure> {
     let shown = program.display().to_string();
-    let internal =
-        |what: &str, e: Errno| Failure::new(Exit::Internal, format!("{shown}: {what}: {e}"));
+    let internal = |what: &str, e: Errno| Failure::new(Exit::Internal, format!("{shown}: {what}: {e}"));
     let cstring = |s: &OsStr| {
-        CString::new(s.as_bytes()).map_err(|_| {
-            Failure::new(
-                Exit::Usage,
-                format!("{shown}: argument contains a NUL byte"),
-            )
-        })
+        CString::new(s.as_bytes())
+            .map_err(|_| Failure::new(Exit::Usage, format!("{shown}: argument contains a NUL byte")))
     };
     let plan = ExecPlan {
         path: cstring(program.as_os_str())?,
@@ -114,10 +94,7 @@ pub fn spawn(
                     Errno::ENOENT => Exit::NotFound,
                     _ => Exit::NotExecutable,
                 };
-                return Err(Failure::new(
-                    exit,
-                    format!("{shown}: cannot execute: {}", errno.desc()),
-                ));
+                return Err(Failure::new(exit, format!("{shown}: cannot execute: {}", errno.desc())));
             }
             Ok(child)
         }

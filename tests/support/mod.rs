@@ -42,9 +42,7 @@ impl Drop for Scratch {
 /// so nothing on the machine (a real ~/.config/sops/age/keys.txt) leaks in.
 pub fn clawinit(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawinit"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", home);
     cmd
 }
 
@@ -62,9 +60,7 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// Exactly one non-empty stderr line.

@@ -21,10 +21,7 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
             continue;
         }
         if let Some(comment) = line.strip_prefix(b"#") {
-            tree.push(Item {
-                key: Key::Comment(secret(comment)),
-                value: Value::Null,
-            });
+            tree.push(Item { key: Key::Comment(secret(comment)), value: Value::Null });
             continue;
         }
         let eq = line
@@ -41,37 +38,33 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
                 return Err(StoreError(format!("line {line_no}: {key} appears twice")));
             }
         } else {
-            tree.push(Item {
-                key: Key::Name(key.to_string()),
-                value: Value::Scalar(Scalar::Str(value)),
-            });
+            tree.push(Item { key: Key::Name(key.to_string()), value: Value::Scalar(Scalar::Str(value)) });
         }
     }
     if flat.is_empty() {
-        return Err(StoreError(
-            "not a SOPS document: no sops metadata found (is the file encrypted?)".into(),
-        ));
+        return Err(StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into()));
     }
-    Ok(Parsed {
-        kind: StoreKind::Dotenv,
-        tree,
-        metadata: unflatten(flat)?,
-    })
+    Ok(Parsed { kind: StoreKind::Dotenv, tree, metadata: unflatten(flat)? })
 }
 
 /// `\n` (backslash, n) becomes a newline; nothing else is an escape.
 fn unescape(value: &[u8]) -> SecretBytes {
+    if !value.contains(&b'\\') {
+        return secret(value);
+    }
     let mut out = Zeroizing::new(Vec::with_capacity(value.len()));
-    let mut i = 0;
-    while i < value.len() {
-        if value[i] == b'\\' && value.get(i + 1) == Some(&b'n') {
+    let mut rest = value;
+    while let Some(at) = rest.iter().position(|b| *b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        if rest.get(at + 1) == Some(&b'n') {
             out.push(b'\n');
-            i += 2;
+            rest = &rest[at + 2..];
         } else {
-            out.push(value[i]);
-            i += 1;
+            out.push(b'\\');
+            rest = &rest[at + 1..];
         }
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -97,11 +90,7 @@ fn split_flat_key(key: &str) -> Option<(String, Vec<Step>)> {
         };
         let end = next_marker(body).unwrap_or(body.len());
         let name = &body[..end];
-        steps.push(if is_map {
-            Step::Map(name.to_string())
-        } else {
-            Step::List(name.parse().ok()?)
-        });
+        steps.push(if is_map { Step::Map(name.to_string()) } else { Step::List(name.parse().ok()?) });
         rest = &body[end..];
     }
     Some((key[..first_end].to_string(), steps))
@@ -120,9 +109,7 @@ fn unflatten(flat: BTreeMap<String, String>) -> Result<Json, StoreError> {
     for (key, value) in flat {
         let bad = || StoreError(format!("{METADATA_PREFIX}{key}: malformed metadata key"));
         let (first, steps) = split_flat_key(&key).ok_or_else(bad)?;
-        let mut slot = root
-            .entry(first)
-            .or_insert_with(|| empty_for(steps.first()));
+        let mut slot = root.entry(first).or_insert_with(|| empty_for(steps.first()));
         for (i, step) in steps.iter().enumerate() {
             let next = empty_for(steps.get(i + 1));
             slot = match (slot, step) {
@@ -136,9 +123,7 @@ fn unflatten(flat: BTreeMap<String, String>) -> Result<Json, StoreError> {
             _ => return Err(bad()),
         }
     }
-    Ok(Json::Object(
-        root.into_iter().map(|(k, v)| (k, to_json(v))).collect(),
-    ))
+    Ok(Json::Object(root.into_iter().map(|(k, v)| (k, to_json(v))).collect()))
 }
 
 fn empty_for(step: Option<&Step>) -> Node {
@@ -181,11 +166,7 @@ pub fn emit(tree: &Branch) -> Result<SecretBytes, String> {
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b"=<nil>");
             }
-            (Key::Name(name), _) => {
-                return Err(format!(
-                    "cannot write the complex value of {name} as dotenv"
-                ))
-            }
+            (Key::Name(name), _) => return Err(format!("cannot write the complex value of {name} as dotenv")),
         }
         out.push(b'\n');
     }
@@ -218,6 +199,12 @@ mod tests {
     }
 
     #[test]
+    fn only_backslash_n_is_an_escape() {
+        assert_eq!(&unescape(b"a\\nb\\\\n\\tc\\")[..], b"a\nb\\\n\\tc\\");
+        assert_eq!(&unescape(b"plain")[..], b"plain");
+    }
+
+    #[test]
     fn rejects_lines_without_equals_without_quoting_them() {
         let err = parse(b"sops_version=3.11.0\nsk-live-secret\n").unwrap_err();
         assert_eq!(err.0, "line 2: not a KEY=VALUE line");
@@ -231,9 +218,7 @@ mod tests {
         for i in [10, 2, 0, 1, 3, 4, 5, 6, 7, 8, 9] {
             text.push_str(&format!("sops_age__list_{i}__map_recipient=r{i}\n"));
         }
-        text.push_str(
-            "sops_age__list_0__map_enc=-----BEGIN\\nX\\n\nsops_mac_only_encrypted=true\n",
-        );
+        text.push_str("sops_age__list_0__map_enc=-----BEGIN\\nX\\n\nsops_mac_only_encrypted=true\n");
         let p = parse(text.as_bytes()).unwrap();
         let age = p.metadata["age"].as_array().unwrap();
         assert_eq!(age.len(), 11);
@@ -245,10 +230,7 @@ mod tests {
 
     #[test]
     fn duplicate_or_conflicting_metadata_is_rejected() {
-        assert!(parse(b"sops_mac=a\nsops_mac=b\n")
-            .unwrap_err()
-            .0
-            .contains("sops_mac appears twice"));
+        assert!(parse(b"sops_mac=a\nsops_mac=b\n").unwrap_err().0.contains("sops_mac appears twice"));
         assert!(parse(b"sops_age=a\nsops_age__list_0__map_enc=b\n").is_err());
     }
 

@@ -10,26 +10,15 @@ use crate::secrets::tree::{secret, Branch, Item, Key, Scalar, SecretBytes, Value
 
 pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
     let json: Json = serde_json::from_slice(content).map_err(|e| {
-        StoreError(format!(
-            "not valid JSON at line {}, column {}: {}",
-            e.line(),
-            e.column(),
-            classify(&e)
-        ))
+        StoreError(format!("not valid JSON at line {}, column {}: {}", e.line(), e.column(), classify(&e)))
     })?;
     let Json::Object(mut object) = json else {
-        return Err(StoreError(
-            "not a SOPS document: the top level is not a JSON object".into(),
-        ));
+        return Err(StoreError("not a SOPS document: the top level is not a JSON object".into()));
     };
-    let metadata = object.shift_remove("sops").ok_or_else(|| {
-        StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into())
-    })?;
-    Ok(Parsed {
-        kind: StoreKind::Json,
-        tree: branch_from(object),
-        metadata,
-    })
+    let metadata = object
+        .shift_remove("sops")
+        .ok_or_else(|| StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into()))?;
+    Ok(Parsed { kind: StoreKind::Json, tree: branch_from(object), metadata })
 }
 
 /// serde_json's messages can quote input; only its category is kept.
@@ -43,13 +32,7 @@ fn classify(e: &serde_json::Error) -> &'static str {
 }
 
 pub fn branch_from(object: serde_json::Map<String, Json>) -> Branch {
-    object
-        .into_iter()
-        .map(|(k, v)| Item {
-            key: Key::Name(k),
-            value: value_from(v),
-        })
-        .collect()
+    object.into_iter().map(|(k, v)| Item { key: Key::Name(k), value: value_from(v) }).collect()
 }
 
 fn value_from(json: Json) -> Value {
@@ -114,20 +97,16 @@ fn write_value(value: &Value, name: &str, depth: usize, out: &mut String) -> Res
         Value::Scalar(Scalar::Str(b) | Scalar::Bytes(b)) => write_string(b, name, out)?,
         Value::Scalar(Scalar::Time(t)) => write_string(t.as_bytes(), name, out)?,
         Value::Scalar(Scalar::Int(i)) => out.push_str(&i.to_string()),
-        Value::Scalar(Scalar::Float(f)) if f.is_finite() => {
-            out.push_str(&golang::format_float_plain(*f))
-        }
-        Value::Scalar(Scalar::Float(_)) => {
-            return Err(format!("the value of {name} is not a finite number"))
-        }
+        Value::Scalar(Scalar::Float(f)) if f.is_finite() => out.push_str(&golang::format_float_plain(*f)),
+        Value::Scalar(Scalar::Float(_)) => return Err(format!("the value of {name} is not a finite number")),
         Value::Scalar(Scalar::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
     }
     Ok(())
 }
 
 fn write_string(bytes: &[u8], name: &str, out: &mut String) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| format!("the value of {name} is not UTF-8; use dotenv output"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| format!("the value of {name} is not UTF-8; use dotenv output"))?;
     let quoted = Zeroizing::new(serde_json::to_string(text).expect("a str always serializes"));
     out.push_str(&quoted);
     Ok(())
@@ -143,8 +122,7 @@ mod tests {
 
     #[test]
     fn parses_in_order_with_float_numbers() {
-        let p = parse(br#"{"b": 8080, "a": [true, null, "x"], "sops": {"version": "3.11.0"}}"#)
-            .unwrap();
+        let p = parse(br#"{"b": 8080, "a": [true, null, "x"], "sops": {"version": "3.11.0"}}"#).unwrap();
         assert_eq!(p.tree.len(), 2);
         assert_eq!(p.tree[0].key, Key::Name("b".into()));
         assert_eq!(p.tree[0].value, Value::Scalar(Scalar::Float(8080.0)));
@@ -156,14 +134,8 @@ mod tests {
         let err = parse(b"{\"secret-value\": ").unwrap_err();
         assert!(err.0.contains("line 1"), "{}", err.0);
         assert!(!err.0.contains("secret-value"));
-        assert!(parse(b"[1, 2]")
-            .unwrap_err()
-            .0
-            .contains("not a JSON object"));
-        assert!(parse(b"{\"a\": 1}")
-            .unwrap_err()
-            .0
-            .contains("no sops metadata"));
+        assert!(parse(b"[1, 2]").unwrap_err().0.contains("not a JSON object"));
+        assert!(parse(b"{\"a\": 1}").unwrap_err().0.contains("no sops metadata"));
     }
 
     #[test]

@@ -64,9 +64,7 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
         Some(StoreKind::Json) => json::parse(content),
         Some(StoreKind::Dotenv) => dotenv::parse(content),
         Some(StoreKind::Yaml) => yaml::parse(content),
-        None => Err(StoreError(
-            "not a SOPS document: no sops metadata found (is the file encrypted?)".into(),
-        )),
+        None => Err(StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into())),
     }
 }
 
@@ -75,11 +73,7 @@ fn detect(content: &[u8]) -> Option<StoreKind> {
     if *first == b'{' {
         return Some(StoreKind::Json);
     }
-    let has_line = |prefix: &[u8]| {
-        content
-            .split(|b| *b == b'\n')
-            .any(|line| line.starts_with(prefix))
-    };
+    let has_line = |prefix: &[u8]| content.split(|b| *b == b'\n').any(|line| line.starts_with(prefix));
     if has_line(b"sops_") {
         return Some(StoreKind::Dotenv);
     }
@@ -95,28 +89,16 @@ mod tests {
 
     #[test]
     fn detects_by_content() {
-        assert_eq!(
-            detect(b"A=ENC[x]\nsops_version=3.11.0\n"),
-            Some(StoreKind::Dotenv)
-        );
+        assert_eq!(detect(b"A=ENC[x]\nsops_version=3.11.0\n"), Some(StoreKind::Dotenv));
         assert_eq!(detect(b"  {\"a\": 1}"), Some(StoreKind::Json));
-        assert_eq!(
-            detect(b"a: 1\nsops:\n    version: 3.11.0\n"),
-            Some(StoreKind::Yaml)
-        );
+        assert_eq!(detect(b"a: 1\nsops:\n    version: 3.11.0\n"), Some(StoreKind::Yaml));
         assert_eq!(detect(b"A=1\nB=2\n"), None);
     }
 
     #[test]
     fn rejects_empty_binary_and_plaintext() {
         assert!(parse(b"").unwrap_err().0.contains("empty"));
-        assert!(parse(b"\x00\x01\x02sops_")
-            .unwrap_err()
-            .0
-            .contains("binary"));
-        assert!(parse(b"OPENAI_API_KEY=sk-live\n")
-            .unwrap_err()
-            .0
-            .contains("no sops metadata"));
+        assert!(parse(b"\x00\x01\x02sops_").unwrap_err().0.contains("binary"));
+        assert!(parse(b"OPENAI_API_KEY=sk-live\n").unwrap_err().0.contains("no sops metadata"));
     }
 }

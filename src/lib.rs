@@ -1,0 +1,11 @@
+//! clawinit as a library: the pipeline modules, so the binary, the
+//! integration tests and the fuzz targets share one implementation.
+
+pub mod cli;
+pub mod commands;
+pub mod environment;
+pub mod exit;
+pub mod logging;
+pub mod secrets;
+pub mod settings;
+pub mod supervise;
