@@ -62,7 +62,6 @@ fn stop_timeout() -> u64 {
 /// Every `CLAWINIT_*` setting of the contract. Empty variables count as unset.
 /// All are validated at start (a bad value is exit 64 whatever the command);
 /// the supervision and config fields are consumed by `run`, `render`, `check`.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub secrets_file: Option<PathBuf>,

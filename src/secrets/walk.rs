@@ -126,12 +126,11 @@ impl Walker<'_> {
         let stored = std::str::from_utf8(text).map_err(|_| self.fail(CipherError::NotEncrypted))?;
         match cipher::decrypt(stored, self.key, &self.aad()) {
             Ok(Plain::Comment(plain)) => *text = plain,
-            // sops 3.11 hashes a "comment" whose ciphertext carries another type tag.
+            // sops 3.11 hashes a "comment" whose ciphertext carries another type
+            // tag (it is encrypted here, so mac_only_encrypted includes it too).
             Ok(Plain::Value(value)) => {
                 let bytes = value.mac_bytes();
-                if !self.meta.mac_only_encrypted || self.encrypts(true) {
-                    self.hash.update(&bytes);
-                }
+                self.hash.update(&bytes);
                 *text = bytes;
             }
             Err(cause) => return Err(self.fail(cause)),
