@@ -4,7 +4,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::account::Account;
 use crate::cli::OutputType;
+use crate::config::{self, Mode, Prepared};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::secrets::{self, store, IdentitySources, StoreKind};
@@ -23,11 +25,7 @@ pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure>
         OutputType::Json => store::json::emit(&doc.tree),
     }
     .map_err(|e| Failure::new(Exit::SecretsMalformed, format!("{}: {e}", file.display())))?;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::new(Exit::Internal, format!("cannot write to stdout: {e}")))?;
+    write_out(&bytes)?;
     Ok(Exit::Child(0))
 }
 
@@ -64,6 +62,85 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
         tracing::warn!(names = %report.dropped_identity.join(","), "identity variables in the secrets file are never passed to children");
     }
     Ok(env)
+}
+
+/// `clawinit run`: secrets → openclaw.json → gateway. The readiness gate and
+/// the worker arrive with the supervisor (issue 4); until then a worker is
+/// refused up front, before anything is read or written.
+pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
+    if !worker.is_empty() {
+        return Err(Failure::new(Exit::Internal, "run: starting a worker after the gateway is not available in this version"));
+    }
+    let guard = supervise::take_signals()?;
+    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
+    let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
+    let prepared = config::prepare(settings, &mut env, Mode::Write, owner.as_ref())?;
+    log_summary(&prepared);
+    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
+    // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
+    env.set("OPENCLAW_NO_RESPAWN", zeroize::Zeroizing::new(b"1".to_vec()));
+    supervise::run_single(&guard, &gateway.argv, &env)
+}
+
+fn log_summary(p: &Prepared) {
+    let lines = summary(p);
+    for line in &lines {
+        match line.strip_prefix("warning: ") {
+            Some(w) => tracing::warn!("{w}"),
+            None => tracing::info!("{line}"),
+        }
+    }
+}
+
+/// `clawinit render`: print the openclaw.json `run` would write to stdout and
+/// what would change, and why, to stderr. Writes nothing.
+pub fn render(settings: &Settings) -> Result<Exit, Failure> {
+    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
+    let prepared = config::prepare(settings, &mut env, Mode::DryRun, None)?;
+    write_out(&prepared.bytes)?;
+    let mut err = std::io::stderr().lock();
+    for line in summary(&prepared) {
+        let _ = writeln!(err, "{line}");
+    }
+    Ok(Exit::Child(0))
+}
+
+/// `clawinit check`: everything `run` does before it spawns (secrets, user,
+/// config, references, gateway command), writing nothing, spawning nothing.
+pub fn check(settings: &Settings) -> Result<Exit, Failure> {
+    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
+    let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
+    let prepared = config::prepare(settings, &mut env, Mode::DryRun, owner.as_ref())?;
+    log_summary(&prepared);
+    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
+    tracing::info!(gateway = %gateway.program.display(), config = %prepared.location.target.display(), "check passed");
+    Ok(Exit::Child(0))
+}
+
+/// What the config step did or would do, one line each; no values.
+pub fn summary(p: &Prepared) -> Vec<String> {
+    let state = match (p.changed, p.written) {
+        (false, _) => "unchanged",
+        (true, true) => "written",
+        (true, false) if !p.location.target.exists() => "would be created",
+        (true, false) => "would change",
+    };
+    let mut lines = vec![format!("openclaw.json: {} ({state})", p.location.target.display())];
+    if let Some(why) = p.location.read_only {
+        lines.push(format!("{} is {why}: the gateway reads {}", p.location.source.display(), p.gateway_reads.display()));
+    }
+    lines.extend(p.providers.iter().map(|l| format!("provider {l}")));
+    lines.extend(p.changes.iter().map(ToString::to_string));
+    lines.extend(p.warnings.iter().map(|w| format!("warning: {w}")));
+    lines
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::new(Exit::Internal, format!("cannot write to stdout: {e}")))
 }
 
 /// Subcommands that later issues fill in.

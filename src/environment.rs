@@ -69,6 +69,15 @@ impl ChildEnv {
         report
     }
 
+    /// Set a variable clawinit itself provides (the gateway token, the
+    /// rendered config's path), replacing any inherited value.
+    pub fn set(&mut self, name: &str, value: Zeroizing<Vec<u8>>) {
+        match self.entries.iter_mut().find(|(n, _)| n == name.as_bytes()) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name.as_bytes().to_vec(), value)),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.entries.iter().find(|(n, _)| n == name.as_bytes()).map(|(_, v)| v.as_slice())
     }

@@ -1,8 +1,10 @@
 //! clawinit as a library: the pipeline modules, so the binary, the
 //! integration tests and the fuzz targets share one implementation.
 
+pub mod account;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod environment;
 pub mod exit;
 pub mod logging;

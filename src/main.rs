@@ -39,9 +39,9 @@ fn run(command: Command, settings: &Settings) -> Result<Exit, Failure> {
     match command {
         Command::Decrypt { output_type, file } => commands::decrypt(&file, output_type),
         Command::Exec { secrets, command } => commands::exec(secrets, &command, settings),
-        Command::Run { .. } => commands::not_yet("run"),
-        Command::Render => commands::not_yet("render"),
-        Command::Check => commands::not_yet("check"),
+        Command::Run { worker } => commands::run(&worker, settings),
+        Command::Render => commands::render(settings),
+        Command::Check => commands::check(settings),
         Command::Probe { .. } => commands::not_yet("probe"),
     }
 }

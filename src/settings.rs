@@ -49,6 +49,16 @@ pub enum RestartPolicy {
     Always,
 }
 
+/// How `apiKey` references are written: SecretRef objects (OpenClaw
+/// 2026.3+), or `"${VAR}"` strings for older gateways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyRefs {
+    #[default]
+    Secretref,
+    EnvString,
+}
+
 fn yes() -> bool {
     true
 }
@@ -74,6 +84,8 @@ pub struct Settings {
     pub config_overlay: Option<PathBuf>,
     #[serde(default = "yes")]
     pub config_write: bool,
+    #[serde(default)]
+    pub config_refs: KeyRefs,
     pub gateway_cmd: Option<String>,
     #[serde(default)]
     pub ready_probe: ReadyProbe,

@@ -2,6 +2,7 @@
 //! spawn and taken synchronously with sigwait, forwarded to the child's process
 //! group, every child and orphan reaped, the child's status passed on.
 
+pub mod gateway;
 pub mod spawn;
 
 use std::ffi::OsString;

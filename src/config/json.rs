@@ -1,0 +1,230 @@
+//! The JSON tree clawinit edits: JSON5 in (as OpenClaw reads it), JSON out
+//! byte for byte as OpenClaw writes it (`JSON.stringify(cfg, null, 2)` plus a
+//! newline), and object paths.
+
+use std::fmt;
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::{Map, Value};
+
+/// An object path: `["agents", "defaults", "models", "moonshot/kimi-k2.5"]`.
+pub type Path = Vec<String>;
+
+pub fn path(dotted: &str) -> Path {
+    dotted.split('.').map(str::to_string).collect()
+}
+
+/// A path for messages: dotted, with keys that are not identifiers quoted.
+pub struct Shown<'a>(pub &'a [String]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, key) in self.0.iter().enumerate() {
+            let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-$".contains(&b));
+            match (plain, i) {
+                (true, 0) => write!(f, "{key}")?,
+                (true, _) => write!(f, ".{key}")?,
+                (false, _) => write!(f, "[{}]", Value::String(key.clone()))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON5 syntax error with its 1-based position. Holds no input text.
+#[derive(Debug, PartialEq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub what: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.column, self.what)
+    }
+}
+
+pub fn parse_json5(text: &str) -> Result<Value, SyntaxError> {
+    json5::from_str::<Value>(text).map_err(|e| {
+        let (line, column) = e.position().map_or((0, 0), |p| (p.line + 1, p.column + 1));
+        // The message is the error code alone; the position is ours.
+        let what = e.code().map_or_else(|| "invalid JSON5".to_string(), |c| c.to_string());
+        SyntaxError { line, column, what }
+    })
+}
+
+/// `JSON.stringify(value, null, 2) + "\n"`, numbers included.
+pub fn to_openclaw_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, JsFormatter(PrettyFormatter::with_indent(b"  ")));
+    value.serialize(&mut ser).expect("serializing a JSON value into memory cannot fail");
+    out.push(b'\n');
+    out
+}
+
+/// serde_json's pretty printer, with JavaScript's number formatting
+/// (`1` not `1.0`, `1e+21`, `0.000001`), so a file OpenClaw wrote and a file
+/// clawinit wrote compare equal byte for byte.
+struct JsFormatter<'a>(PrettyFormatter<'a>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl Formatter for JsFormatter<'_> {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> std::io::Result<()> {
+        w.write_all(js_number(value).as_bytes())
+    }
+}
+
+/// ECMAScript Number::toString for finite values.
+fn js_number(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7".
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    let n = exp.parse::<i32>().expect("{:e} exponent is an integer") + 1;
+    let sign = if x < 0.0 { "-" } else { "" };
+    let body = if k <= n && n <= 21 {
+        format!("{digits}{}", "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 21 {
+        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n) as usize))
+    } else {
+        let e = n - 1;
+        let e = if e >= 0 { format!("+{e}") } else { e.to_string() };
+        match k {
+            1 => format!("{digits}e{e}"),
+            _ => format!("{}.{}e{e}", &digits[..1], &digits[1..]),
+        }
+    };
+    format!("{sign}{body}")
+}
+
+pub fn get<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(root, |node, key| node.as_object()?.get(key))
+}
+
+/// Set `path` to `value`, creating (or, for a non-object in the way,
+/// replacing) the objects above it. Returns the paths of objects it created,
+/// so they can be pruned if they later become empty.
+pub fn set(root: &mut Value, path: &[String], value: Value) -> Vec<Path> {
+    let mut created = Vec::new();
+    let mut node = root;
+    for (depth, key) in path.iter().enumerate() {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        let map = node.as_object_mut().expect("made an object above");
+        if depth + 1 == path.len() {
+            map.insert(key.clone(), value);
+            break;
+        }
+        if !map.get(key).is_some_and(Value::is_object) {
+            created.push(path[..=depth].to_vec());
+        }
+        node = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    created
+}
+
+/// Remove `path`; returns the value that was there.
+pub fn remove(root: &mut Value, path: &[String]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let mut node = root;
+    for key in parents {
+        node = node.as_object_mut()?.get_mut(key)?;
+    }
+    node.as_object_mut()?.shift_remove(last)
+}
+
+pub fn is_empty_object(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_object).is_some_and(Map::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_json5_as_openclaw_does() {
+        let v = parse_json5("// c\n{ a: 1, 'b': [2,], /* x */ \"c\": {d: .5,}, }").unwrap();
+        assert_eq!(v, json!({"a": 1, "b": [2], "c": {"d": 0.5}}));
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["a", "b", "c"], "key order is kept");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position_and_no_text() {
+        let err = parse_json5("{\n  a: 1,\n  b: sekrit-value\n}").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 6));
+        assert!(!err.to_string().contains("sekrit"), "{err}");
+    }
+
+    #[test]
+    fn writes_what_json_stringify_writes() {
+        let v = json!({"a": [], "b": {}, "c": [1, {"d": "é\u{1}"}], "e": 1.0, "f": 0.5});
+        let expected = "{\n  \"a\": [],\n  \"b\": {},\n  \"c\": [\n    1,\n    {\n      \"d\": \"é\\u0001\"\n    }\n  ],\n  \"e\": 1,\n  \"f\": 0.5\n}\n";
+        assert_eq!(String::from_utf8(to_openclaw_bytes(&v)).unwrap(), expected);
+    }
+
+    #[test]
+    fn numbers_format_like_javascript() {
+        for (x, js) in [
+            (1.0, "1"),
+            (-2.5, "-2.5"),
+            (1e21, "1e+21"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-9, "1.5e-9"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (2.5e300, "2.5e+300"),
+        ] {
+            assert_eq!(js_number(x), js, "{x}");
+        }
+    }
+
+    #[test]
+    fn set_creates_and_reports_parents_and_remove_returns_the_value() {
+        let mut v = json!({"a": {"x": 1}, "s": "str"});
+        let created = set(&mut v, &path("a.b.c"), json!(2));
+        assert_eq!(created, vec![path("a.b")]);
+        assert_eq!(get(&v, &path("a.b.c")), Some(&json!(2)));
+        set(&mut v, &path("s.t"), json!(true));
+        assert_eq!(v["s"], json!({"t": true}), "a scalar in the way is replaced");
+        assert_eq!(remove(&mut v, &path("a.x")), Some(json!(1)));
+        assert_eq!(remove(&mut v, &path("a.nope.z")), None);
+    }
+
+    #[test]
+    fn shown_paths_quote_odd_keys() {
+        let p = vec!["agents".into(), "defaults".into(), "models".into(), "moonshot/kimi-k2.5".into(), "alias".into()];
+        assert_eq!(Shown(&p).to_string(), "agents.defaults.models[\"moonshot/kimi-k2.5\"].alias");
+    }
+}
