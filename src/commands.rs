@@ -69,7 +69,10 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
 /// refused up front, before anything is read or written.
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     if !worker.is_empty() {
-        return Err(Failure::new(Exit::Internal, "run: starting a worker after the gateway is not available in this version"));
+        return Err(Failure::new(
+            Exit::Internal,
+            "run: starting a worker after the gateway is not available in this version",
+        ));
     }
     let guard = supervise::take_signals()?;
     let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
@@ -127,7 +130,11 @@ pub fn summary(p: &Prepared) -> Vec<String> {
     };
     let mut lines = vec![format!("openclaw.json: {} ({state})", p.location.target.display())];
     if let Some(why) = p.location.read_only {
-        lines.push(format!("{} is {why}: the gateway reads {}", p.location.source.display(), p.gateway_reads.display()));
+        lines.push(format!(
+            "{} is {why}: the gateway reads {}",
+            p.location.source.display(),
+            p.gateway_reads.display()
+        ));
     }
     lines.extend(p.providers.iter().map(|l| format!("provider {l}")));
     lines.extend(p.changes.iter().map(ToString::to_string));

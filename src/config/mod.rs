@@ -51,75 +51,123 @@ pub struct Prepared {
 /// write it. Adds `OPENCLAW_GATEWAY_TOKEN` (generated when unset) and, for a
 /// read-only source, `OPENCLAW_CONFIG_PATH` to `env`. Every failure happens
 /// before anything is written.
-pub fn prepare(settings: &Settings, env: &mut ChildEnv, mode: Mode, owner: Option<&Account>) -> Result<Prepared, Failure> {
+pub fn prepare(
+    settings: &Settings,
+    env: &mut ChildEnv,
+    mode: Mode,
+    owner: Option<&Account>,
+) -> Result<Prepared, Failure> {
     let write = mode == Mode::Write && settings.config_write;
     let location = Location::resolve(env)?;
-    let overlay = match &settings.config_overlay {
-        Some(path) => {
-            let text = store::read(path)?
-                .ok_or_else(|| Failure::new(Exit::Config, format!("{}: CLAWINIT_CONFIG_OVERLAY: no such file", path.display())))?;
-            Some(store::parse(path, &text)?)
+    let overlay = read_overlay(settings)?;
+    // Decide without the lock first: a failure or a no-op leaves no trace,
+    // not even a lock file. Renames are atomic, so this read is consistent.
+    let mut outcome = compute(&location, settings, env, overlay.as_ref())?;
+    let mut written = false;
+    if write && (outcome.changed || outcome.state_stale) {
+        let _lock = store::lock(&location, owner)?;
+        // Another start may have written meanwhile: decide again on what is
+        // on disk now, and write only what is still needed.
+        outcome = compute(&location, settings, env, overlay.as_ref())?;
+        if outcome.changed {
+            store::write_config(&location, &outcome.bytes, owner)?;
+            written = true;
         }
-        None => None,
-    };
-    let _lock = if write { Some(store::lock(&location, owner)?) } else { None };
-
-    let source_text = store::read(&location.source)?;
-    let existing = source_text.as_deref().map(|t| store::parse(&location.source, t)).transpose()?;
-    // A read-only source is rendered afresh each time: it is the truth, and
-    // nothing clawinit wrote is in it.
-    let previous = if location.read_only.is_some() { Default::default() } else { store::read_state(&location) };
-
-    let plan = plan::plan(&*env, existing.as_ref().unwrap_or(&Value::Null), &previous, overlay.as_ref(), settings.config_refs)?;
-    let rendered = render::render(existing.as_ref(), &previous, &plan);
-    let bytes = json::to_openclaw_bytes(&rendered.doc);
-
-    provide_token(&rendered.doc, env);
-    let refs = refs::references(&rendered.doc);
-    if let Some(missing) = refs::first_missing(&refs, &rendered.doc, &*env) {
-        let file = location.target.display();
-        return Err(Failure::new(
-            Exit::Config,
-            format!("{file}: {} references {}, which is not set or is empty in the environment", missing.at, missing.var),
-        ));
-    }
-    let warnings = refs::uncredentialed_models(&rendered.doc, &*env);
-
-    let on_disk = if location.target == location.source { source_text.map(String::into_bytes) } else { std::fs::read(&location.target).ok() };
-    let changed = on_disk.as_deref() != Some(&bytes[..]);
-    if write {
-        if changed {
-            store::write_config(&location, &bytes, owner)?;
-        }
-        if location.read_only.is_none() {
-            store::write_state(&location, &rendered.state, owner)?;
+        if outcome.state_stale {
+            store::write_state(&location, &outcome.rendered.state, owner)?;
         }
     }
+    provide_token(&outcome.rendered.doc, env);
     let gateway_reads = if write { location.target.clone() } else { location.source.clone() };
     if gateway_reads != location.source {
         env.set("OPENCLAW_CONFIG_PATH", Zeroizing::new(gateway_reads.as_os_str().as_encoded_bytes().to_vec()));
     }
     Ok(Prepared {
-        port: effective_port(env, &rendered.doc),
+        port: effective_port(env, &outcome.rendered.doc),
         location,
         gateway_reads,
-        bytes,
-        changed,
-        written: write && changed,
-        changes: rendered.changes,
-        providers: plan.providers,
-        warnings,
+        bytes: outcome.bytes,
+        changed: outcome.changed,
+        written,
+        changes: outcome.rendered.changes,
+        providers: outcome.providers,
+        warnings: outcome.warnings,
     })
 }
+
+fn read_overlay(settings: &Settings) -> Result<Option<Value>, Failure> {
+    let Some(path) = &settings.config_overlay else { return Ok(None) };
+    let text = store::read(path)?.ok_or_else(|| {
+        Failure::new(Exit::Config, format!("{}: CLAWINIT_CONFIG_OVERLAY: no such file", path.display()))
+    })?;
+    store::parse(path, &text).map(Some)
+}
+
+struct Outcome {
+    rendered: render::Rendered,
+    bytes: Vec<u8>,
+    /// The bytes differ from the target file.
+    changed: bool,
+    /// The state file does not record what this render manages.
+    state_stale: bool,
+    providers: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Read, plan, render and check; no writes.
+fn compute(
+    location: &Location,
+    settings: &Settings,
+    env: &ChildEnv,
+    overlay: Option<&Value>,
+) -> Result<Outcome, Failure> {
+    let source_text = store::read(&location.source)?;
+    let existing = source_text.as_deref().map(|t| store::parse(&location.source, t)).transpose()?;
+    // A read-only source is rendered afresh each time: it is the truth, and
+    // nothing clawinit wrote is in it.
+    let previous = if location.read_only.is_some() { Default::default() } else { store::read_state(location) };
+
+    let plan = plan::plan(env, existing.as_ref().unwrap_or(&Value::Null), &previous, overlay, settings.config_refs)?;
+    let rendered = render::render(existing.as_ref(), &previous, &plan);
+    let bytes = json::to_openclaw_bytes(&rendered.doc);
+
+    let refs = refs::references(&rendered.doc);
+    // clawinit always provides the gateway token (generated when unset).
+    let refs: Vec<_> = refs.into_iter().filter(|r| r.var != TOKEN_VAR).collect();
+    if let Some(missing) = refs::first_missing(&refs, &rendered.doc, env) {
+        let file = location.target.display();
+        return Err(Failure::new(
+            Exit::Config,
+            format!(
+                "{file}: {} references {}, which is not set or is empty in the environment",
+                missing.at, missing.var
+            ),
+        ));
+    }
+    let warnings = refs::uncredentialed_models(&rendered.doc, env);
+
+    let on_disk = match location.target == location.source {
+        true => source_text.map(String::into_bytes),
+        false => std::fs::read(&location.target).ok(),
+    };
+    let changed = on_disk.as_deref() != Some(&bytes[..]);
+    let state_stale =
+        location.read_only.is_none() && std::fs::read(location.state_file()).ok() != Some(rendered.state.to_bytes());
+    Ok(Outcome { rendered, bytes, changed, state_stale, providers: plan.providers, warnings })
+}
+
+const TOKEN_VAR: &str = "OPENCLAW_GATEWAY_TOKEN";
 
 /// The gateway and the worker share one token. When the environment has
 /// none: the file's literal token if it has one (OpenClaw reads the config
 /// first), else a random one for this boot, never written anywhere.
 fn provide_token(doc: &Value, env: &mut ChildEnv) {
-    const VAR: &str = "OPENCLAW_GATEWAY_TOKEN";
+    const VAR: &str = TOKEN_VAR;
     if env.present(VAR) {
         if doc.pointer("/gateway/auth/token").is_some_and(Value::is_string) {
-            tracing::warn!("gateway.auth.token in openclaw.json takes precedence over {VAR} in OpenClaw; the worker gets {VAR}");
+            tracing::warn!(
+                "gateway.auth.token in openclaw.json takes precedence over {VAR} in OpenClaw; the worker gets {VAR}"
+            );
         }
         return;
     }

@@ -66,6 +66,9 @@ impl Plan {
 pub struct Enabled {
     pub provider: &'static Provider,
     pub by: String,
+    /// Its model for derived chains: the first of `<P>_MODELS`, else the
+    /// catalog's default.
+    pub model: String,
 }
 
 pub const DEFAULT_PORT: u16 = 18789;
@@ -96,11 +99,16 @@ pub fn plan(
 pub fn enabled_providers(env: &impl Lookup) -> Vec<Enabled> {
     let mut out = Vec::new();
     for provider in PROVIDERS {
-        if let Some(var) = provider.key_vars.iter().find(|v| env.present(v)) {
-            out.push(Enabled { provider, by: var.to_string() });
-        } else if matches!(provider.key, KeyPolicy::Optional { .. }) && env.present(&base_url_var(provider)) {
-            out.push(Enabled { provider, by: base_url_var(provider) });
-        }
+        let by = match provider.key_vars.iter().find(|v| env.present(v)) {
+            Some(var) => var.to_string(),
+            None if matches!(provider.key, KeyPolicy::Optional { .. }) && env.present(&base_url_var(provider)) => {
+                base_url_var(provider)
+            }
+            None => continue,
+        };
+        let listed = setting(env, &models_var(provider)).ok().flatten().and_then(|l| split_list(&l).into_iter().next());
+        let model = format!("{}/{}", provider.id, listed.as_deref().unwrap_or(provider.default_model()));
+        out.push(Enabled { provider, by, model });
     }
     out
 }
@@ -139,9 +147,11 @@ fn gateway(env: &impl Lookup, existing: &Value, plan: &mut Plan) -> Result<(), F
     }
     // Without allowedOrigins a non-loopback gateway writes them itself on
     // start; writing them first keeps the file stable across a start.
-    let bind = env_bind.or_else(|| json::get(existing, &path("gateway.bind")).and_then(Value::as_str).map(String::from));
+    let bind =
+        env_bind.or_else(|| json::get(existing, &path("gateway.bind")).and_then(Value::as_str).map(String::from));
     if bind.as_deref() != Some("loopback") {
-        let port = env_port.map(u64::from).or_else(|| json::get(existing, &path("gateway.port")).and_then(Value::as_u64));
+        let port =
+            env_port.map(u64::from).or_else(|| json::get(existing, &path("gateway.port")).and_then(Value::as_u64));
         let port = port.unwrap_or(u64::from(DEFAULT_PORT));
         let origins = json!([format!("http://localhost:{port}"), format!("http://127.0.0.1:{port}")]);
         plan.add("gateway.controlUi.allowedOrigins", origins, Rule::Default, "default");
@@ -164,7 +174,9 @@ fn provider_block(env: &impl Lookup, enabled: &Enabled, refs: KeyRefs, plan: &mu
         plan.entries.push(Entry { path, value, rule, why: why.into(), group: Some(group.clone()) });
     };
     match env_url {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => add("baseUrl", json!(url), Rule::Wins, &url_var),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            add("baseUrl", json!(url), Rule::Wins, &url_var)
+        }
         Some(_) => return Err(bad(&url_var, "an http:// or https:// URL")),
         None => add("baseUrl", json!(p.base_url), Rule::Default, "default"),
     }
@@ -233,9 +245,8 @@ fn models(
         }
         (None, Some(m)) => Some(m.clone()),
         (None, None) => enabled.first().map(|e| {
-            let m = format!("{}/{}", e.provider.id, e.provider.default_model());
-            plan.add("agents.defaults.model.primary", json!(m), Rule::Default, &e.by);
-            m
+            plan.add("agents.defaults.model.primary", json!(e.model), Rule::Default, &e.by);
+            e.model.clone()
         }),
     };
     match env_fallbacks {
@@ -245,7 +256,7 @@ fn models(
             let derived: Vec<(String, &str)> = enabled
                 .iter()
                 .filter(|e| Some(e.provider.id) != primary_provider.as_deref())
-                .map(|e| (format!("{}/{}", e.provider.id, e.provider.default_model()), e.by.as_str()))
+                .map(|e| (e.model.clone(), e.by.as_str()))
                 .collect();
             if !derived.is_empty() {
                 let why = derived.iter().map(|(_, by)| *by).collect::<Vec<_>>().join(",");
@@ -280,7 +291,8 @@ fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) 
     // models. An empty policy keeps them plain aliases, unless the user
     // already keeps a legacy map of their own (then its meaning is theirs).
     let policy = path("agents.defaults.modelPolicy");
-    let user_map = json::get(existing, &path("agents.defaults.models")).is_some_and(|m| !json::is_empty_object(Some(m)));
+    let user_map =
+        json::get(existing, &path("agents.defaults.models")).is_some_and(|m| !json::is_empty_object(Some(m)));
     if !user_map || owned.recorded(&policy).is_some() {
         plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR);
     }

@@ -159,7 +159,11 @@ mod tests {
         let got: Vec<(&str, &str)> = refs.iter().map(|r| (r.var.as_str(), r.at.as_str())).collect();
         assert_eq!(
             got,
-            [("X_KEY", "models.providers.x.apiKey"), ("TOKEN_A", "models.providers.x.headers.A"), ("IN_ARRAY", "list[0]")]
+            [
+                ("X_KEY", "models.providers.x.apiKey"),
+                ("TOKEN_A", "models.providers.x.headers.A"),
+                ("IN_ARRAY", "list[0]")
+            ]
         );
     }
 

@@ -66,7 +66,7 @@ pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Render
         }
     }
 
-    retire(&mut doc, previous, &index, &mut created, &mut changes);
+    retire(&mut doc, previous, &index, &created, &mut changes);
 
     let mut managed = Vec::new();
     for entry in wanted {
@@ -79,7 +79,11 @@ pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Render
                 Some(c) if Some(c) == ours => true,
                 Some(c) => {
                     if c != &entry.value {
-                        changes.push(Change { kind: ChangeKind::KeptUser, path: entry.path.clone(), why: String::new() });
+                        changes.push(Change {
+                            kind: ChangeKind::KeptUser,
+                            path: entry.path.clone(),
+                            why: String::new(),
+                        });
                     }
                     false
                 }
@@ -98,7 +102,11 @@ pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Render
 
     for path in &plan.deletes {
         if json::remove(&mut doc, path).is_some() {
-            changes.push(Change { kind: ChangeKind::Removed, path: path.clone(), why: "CLAWINIT_CONFIG_OVERLAY".into() });
+            changes.push(Change {
+                kind: ChangeKind::Removed,
+                path: path.clone(),
+                why: "CLAWINIT_CONFIG_OVERLAY".into(),
+            });
         }
         managed.retain(|o| !o.path.starts_with(path));
     }
@@ -116,7 +124,7 @@ fn retire(
     doc: &mut Value,
     previous: &State,
     wanted: &HashMap<&Path, usize>,
-    created: &mut Vec<Path>,
+    created: &[Path],
     changes: &mut Vec<Change>,
 ) {
     let mut groups: Vec<(Path, Vec<&Owned>)> = Vec::new();
@@ -248,6 +256,9 @@ mod tests {
         let mut p = plan(vec![entry("agents.defaults.model.fallbacks", json!(["c/d"]), Rule::Wins, None)]);
         p.deletes.push(path("tools.x"));
         let r = render(Some(&existing), &State::default(), &p);
-        assert_eq!(r.doc, json!({"agents": {"defaults": {"model": {"primary": "a/b", "fallbacks": ["c/d"]}}}, "tools": {"y": 2}}));
+        assert_eq!(
+            r.doc,
+            json!({"agents": {"defaults": {"model": {"primary": "a/b", "fallbacks": ["c/d"]}}}, "tools": {"y": 2}})
+        );
     }
 }

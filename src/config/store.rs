@@ -42,11 +42,15 @@ impl Location {
     /// `$OPENCLAW_STATE_DIR/openclaw.json`, else `~/.openclaw/openclaw.json`
     /// (`~` being `OPENCLAW_HOME`, else `HOME`).
     pub fn resolve(env: &impl Lookup) -> Result<Location, Failure> {
-        let var = |name: &str| env.raw(name).filter(|v| !v.is_empty()).map(|v| PathBuf::from(OsString::from_vec(v.to_vec())));
+        let var =
+            |name: &str| env.raw(name).filter(|v| !v.is_empty()).map(|v| PathBuf::from(OsString::from_vec(v.to_vec())));
         let state_dir = var("OPENCLAW_STATE_DIR")
             .or_else(|| var("OPENCLAW_HOME").or_else(|| var("HOME")).map(|home| home.join(".openclaw")))
             .ok_or_else(|| {
-                Failure::new(Exit::Config, "cannot locate openclaw.json: set OPENCLAW_CONFIG_PATH, OPENCLAW_STATE_DIR or HOME")
+                Failure::new(
+                    Exit::Config,
+                    "cannot locate openclaw.json: set OPENCLAW_CONFIG_PATH, OPENCLAW_STATE_DIR or HOME",
+                )
             })?;
         let source = var("OPENCLAW_CONFIG_PATH").unwrap_or_else(|| state_dir.join("openclaw.json"));
         let read_only = read_only_reason(&source);
@@ -174,9 +178,6 @@ pub fn write_config(loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Re
 pub fn write_state(loc: &Location, state: &State, owner: Option<&Account>) -> Result<(), Failure> {
     let path = loc.state_file();
     let bytes = state.to_bytes();
-    if fs::read(&path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
     let temp = write_temp(loc, &bytes, owner)?;
     fs::rename(&temp, &path).map_err(|e| {
         let _ = fs::remove_file(&temp);

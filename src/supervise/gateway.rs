@@ -22,7 +22,9 @@ pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<GatewayComman
     let argv: Vec<OsString> = match configured {
         Some(line) => shlex::split(line)
             .filter(|words| !words.is_empty())
-            .ok_or_else(|| Failure::new(Exit::Usage, "CLAWINIT_GATEWAY_CMD: invalid value (unbalanced quotes or empty)"))?
+            .ok_or_else(|| {
+                Failure::new(Exit::Usage, "CLAWINIT_GATEWAY_CMD: invalid value (unbalanced quotes or empty)")
+            })?
             .into_iter()
             .map(OsString::from)
             .collect(),

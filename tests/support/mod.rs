@@ -70,3 +70,59 @@ pub fn one_line(out: &Output) -> String {
     assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
     lines[0].to_string()
 }
+
+/// The pinned OpenClaw CLI (installed into .cache/ by the project's script on
+/// first use; later calls only print the path).
+pub fn openclaw() -> &'static Path {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-openclaw.sh");
+        let out = Command::new(&script).output().expect("run scripts/install-openclaw.sh");
+        assert!(out.status.success(), "install-openclaw.sh failed: {}", text(&out.stderr));
+        PathBuf::from(text(&out.stdout).trim().lines().last().expect("the script prints the CLI path"))
+    })
+}
+
+/// `openclaw config validate --json` on `config` with `env` (the variables the
+/// config references): must be valid with no warnings.
+pub fn assert_openclaw_accepts(config: &Path, env: &[(&str, &str)]) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let state = Scratch::new(&format!("validate-{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    let mut cmd = Command::new(openclaw());
+    cmd.args(["config", "validate", "--json"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &state.0)
+        .env("OPENCLAW_STATE_DIR", &state.0)
+        .env("OPENCLAW_CONFIG_PATH", config)
+        .env("npm_config_offline", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run openclaw config validate");
+    let stdout = text(&out.stdout);
+    let report: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON from openclaw config validate: {stdout} {}", text(&out.stderr)));
+    assert_eq!(report["valid"], true, "OpenClaw rejects {}: {report}", config.display());
+    assert_eq!(report["warnings"], serde_json::json!([]), "OpenClaw warns about {}: {report}", config.display());
+}
+
+/// Every file under `dir`, for canary scans.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
