@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Bump the pinned OpenClaw: `scripts/update-openclaw.sh 2026.10.1`.
+# Rewrites the pin, installs that version into .cache/, refreshes the JSON
+# Schema clawinit is checked against, and runs the tests on it.
+set -euo pipefail
+version="${1:?usage: scripts/update-openclaw.sh VERSION}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sed -i "s/^OPENCLAW_VERSION=\".*\"/OPENCLAW_VERSION=\"$version\"/" "$root/scripts/install-openclaw.sh"
+openclaw="$("$root/scripts/install-openclaw.sh")"
+"$openclaw" config schema >"$root/schema/openclaw.schema.json.tmp"
+mv "$root/schema/openclaw.schema.json.tmp" "$root/schema/openclaw.schema.json"
+echo "$version" >"$root/schema/VERSION"
+echo "pinned openclaw@$version; schema refreshed. Running the tests:" >&2
+"$root/scripts/test.sh"
