@@ -152,6 +152,25 @@ pub fn set(root: &mut Value, path: &[String], value: Value) -> Vec<Path> {
     created
 }
 
+/// Make every object along `path` exist (replacing non-objects), as `set`
+/// would; returns the paths it created.
+pub fn ensure_objects(root: &mut Value, path: &[String]) -> Vec<Path> {
+    let mut created = Vec::new();
+    let mut node = root;
+    for (depth, key) in path.iter().enumerate() {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        let map = node.as_object_mut().expect("made an object above");
+        if !map.get(key).is_some_and(Value::is_object) {
+            created.push(path[..=depth].to_vec());
+            map.insert(key.clone(), Value::Object(Map::new()));
+        }
+        node = map.get_mut(key).expect("inserted above");
+    }
+    created
+}
+
 /// Remove `path`; returns the value that was there.
 pub fn remove(root: &mut Value, path: &[String]) -> Option<Value> {
     let (last, parents) = path.split_last()?;

@@ -68,6 +68,14 @@ pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Render
 
     retire(&mut doc, previous, &index, &created, &mut changes);
 
+    // A non-object in the way of what the environment sets is replaced
+    // first, so whether a default fits does not depend on entry order.
+    for entry in wanted.iter().filter(|e| e.rule == Rule::Wins) {
+        if blocked_by_scalar(&doc, &entry.path) {
+            created.extend(json::ensure_objects(&mut doc, &entry.path[..entry.path.len() - 1]));
+        }
+    }
+
     let mut managed = Vec::new();
     for entry in wanted {
         let current = json::get(&doc, &entry.path);
@@ -75,6 +83,8 @@ pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Render
         let write = match entry.rule {
             Rule::Wins => true,
             Rule::Default => match current {
+                // Never through a user's non-object: that would replace it.
+                None if blocked_by_scalar(&doc, &entry.path) => false,
                 None => true,
                 Some(c) if Some(c) == ours => true,
                 Some(c) => {
@@ -154,6 +164,10 @@ fn retire(
             changes.push(Change { kind: ChangeKind::Removed, path: key, why: "no longer set".into() });
         }
     }
+}
+
+fn blocked_by_scalar(doc: &Value, path: &[String]) -> bool {
+    (1..path.len()).any(|depth| json::get(doc, &path[..depth]).is_some_and(|v| !v.is_object()))
 }
 
 /// Remove the empty objects clawinit created above `path`.
