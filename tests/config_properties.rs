@@ -150,7 +150,7 @@ fn may_change(leaf: &Path, wins: &[&Entry]) -> bool {
 
 fn one_run(existing: Option<&Value>, previous: &State, env: &HashMap<String, String>, refs: KeyRefs) -> (Value, State) {
     let first = plan(env, existing.unwrap_or(&Value::Null), previous, None, refs).expect("valid settings");
-    let rendered = render(existing, previous, &first);
+    let rendered = render(existing.cloned(), previous, &first);
 
     // No user key lost.
     let mut user = Vec::new();
@@ -164,11 +164,11 @@ fn one_run(existing: Option<&Value>, previous: &State, env: &HashMap<String, Str
         if ours || may_change(&path, &wins) {
             continue; // clawinit's own, or overridden by the environment
         }
-        let now = if path == model && value.is_string() {
-            json::get(&rendered.doc, &json::path("agents.defaults.model.primary"))
-        } else {
-            json::get(&rendered.doc, &path)
-        };
+        let mut now = json::get(&rendered.doc, &path);
+        if path == model && value.is_string() && now.is_some_and(Value::is_object) {
+            now = json::get(&rendered.doc, &json::path("agents.defaults.model.primary"));
+            // the object form
+        }
         if json::is_empty_object(Some(&value)) {
             // An empty object may gain clawinit's entries; it must not go.
             assert!(now.is_some_and(Value::is_object), "user object at {} lost", json::Shown(&path));
@@ -179,7 +179,7 @@ fn one_run(existing: Option<&Value>, previous: &State, env: &HashMap<String, Str
 
     // Idempotent: the same inputs again change nothing.
     let again_plan = plan(env, &rendered.doc, &rendered.state, None, refs).unwrap();
-    let again = render(Some(&rendered.doc), &rendered.state, &again_plan);
+    let again = render(Some(rendered.doc.clone()), &rendered.state, &again_plan);
     let text = |v: &Value| String::from_utf8(to_openclaw_bytes(v)).unwrap();
     assert_eq!(
         text(&again.doc),

@@ -57,6 +57,7 @@ pub fn prepare(
     mode: Mode,
     owner: Option<&Account>,
 ) -> Result<Prepared, Failure> {
+    let started = std::time::Instant::now();
     let write = mode == Mode::Write && settings.config_write;
     let location = Location::resolve(env)?;
     let overlay = read_overlay(settings)?;
@@ -78,6 +79,11 @@ pub fn prepare(
         }
     }
     provide_token(&outcome.rendered.doc, env);
+    tracing::debug!(
+        elapsed_us = started.elapsed().as_micros() as u64,
+        bytes = outcome.bytes.len(),
+        "openclaw.json rendered"
+    );
     let gateway_reads = if write { location.target.clone() } else { location.source.clone() };
     if gateway_reads != location.source {
         env.set("OPENCLAW_CONFIG_PATH", Zeroizing::new(gateway_reads.as_os_str().as_encoded_bytes().to_vec()));
@@ -128,7 +134,7 @@ fn compute(
     let previous = if location.read_only.is_some() { Default::default() } else { store::read_state(location) };
 
     let plan = plan::plan(env, existing.as_ref().unwrap_or(&Value::Null), &previous, overlay, settings.config_refs)?;
-    let rendered = render::render(existing.as_ref(), &previous, &plan);
+    let rendered = render::render(existing, &previous, &plan);
     let bytes = json::to_openclaw_bytes(&rendered.doc);
 
     let refs = refs::references(&rendered.doc);

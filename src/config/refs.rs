@@ -19,41 +19,58 @@ pub struct Reference {
 /// in document order. `$${VAR}` is OpenClaw's escape for a literal.
 pub fn references(doc: &Value) -> Vec<Reference> {
     let mut out = Vec::new();
-    walk(doc, &mut String::new(), &mut out);
+    walk(doc, &mut Vec::new(), &mut out);
     out
 }
 
-fn walk(node: &Value, at: &mut String, out: &mut Vec<Reference>) {
+/// A step of the path being walked; formatted only when a reference is found.
+enum Step<'a> {
+    Key(&'a String),
+    Index(usize),
+}
+
+fn shown(at: &[Step]) -> String {
+    let mut out = String::new();
+    for step in at {
+        match step {
+            Step::Key(key) => {
+                let part = json::Shown(std::slice::from_ref(*key)).to_string();
+                if !out.is_empty() && !part.starts_with('[') {
+                    out.push('.');
+                }
+                out.push_str(&part);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn walk<'a>(node: &'a Value, at: &mut Vec<Step<'a>>, out: &mut Vec<Reference>) {
     match node {
         Value::Object(map) => {
             if map.get("source").and_then(Value::as_str) == Some("env") {
                 if let Some(id) = map.get("id").and_then(Value::as_str) {
-                    out.push(Reference { var: id.to_string(), at: at.clone() });
+                    out.push(Reference { var: id.to_string(), at: shown(at) });
                     return;
                 }
             }
             for (key, value) in map {
-                let len = at.len();
-                let shown = json::Shown(std::slice::from_ref(key)).to_string();
-                if !at.is_empty() && !shown.starts_with('[') {
-                    at.push('.');
-                }
-                at.push_str(&shown);
+                at.push(Step::Key(key));
                 walk(value, at, out);
-                at.truncate(len);
+                at.pop();
             }
         }
         Value::Array(items) => {
             for (i, value) in items.iter().enumerate() {
-                let len = at.len();
-                at.push_str(&format!("[{i}]"));
+                at.push(Step::Index(i));
                 walk(value, at, out);
-                at.truncate(len);
+                at.pop();
             }
         }
-        Value::String(s) => {
+        Value::String(s) if s.contains("${") => {
             for var in template_vars(s) {
-                out.push(Reference { var, at: at.clone() });
+                out.push(Reference { var, at: shown(at) });
             }
         }
         _ => {}

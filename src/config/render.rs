@@ -47,8 +47,8 @@ pub struct Rendered {
     pub changes: Vec<Change>,
 }
 
-pub fn render(existing: Option<&Value>, previous: &State, plan: &Plan) -> Rendered {
-    let mut doc = existing.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+pub fn render(existing: Option<Value>, previous: &State, plan: &Plan) -> Rendered {
+    let mut doc = existing.unwrap_or_else(|| Value::Object(Map::new()));
     let mut changes = Vec::new();
     let mut created: Vec<Path> = previous.created.clone();
     normalize_model(&mut doc, plan);
@@ -215,7 +215,7 @@ mod tests {
             entry("gateway.port", json!(18789), Rule::Default, None),
             entry("gateway.mode", json!("local"), Rule::Default, None),
         ]);
-        let r = render(Some(&existing), &State::default(), &p);
+        let r = render(Some(existing.clone()), &State::default(), &p);
         assert_eq!(r.doc, json!({"gateway": {"port": 3000, "mode": "local"}}));
         assert_eq!(r.state.managed.len(), 1, "only what clawinit wrote is recorded");
         assert!(r.changes.iter().any(|c| c.kind == ChangeKind::KeptUser));
@@ -228,7 +228,7 @@ mod tests {
             entry("a.b", json!(1), Rule::Wins, None),
         ]);
         let first = render(None, &State::default(), &p);
-        let second = render(Some(&first.doc), &first.state, &p);
+        let second = render(Some(first.doc.clone()), &first.state, &p);
         assert_eq!(second.doc, first.doc);
         assert_eq!(second.state, first.state);
         assert!(second.changes.is_empty(), "{:?}", second.changes);
@@ -242,8 +242,8 @@ mod tests {
             entry("models.providers.x.baseUrl", json!("http://x"), Rule::Default, group),
             entry("models.providers.x.models", json!([]), Rule::Default, group),
         ]);
-        let first = render(Some(&existing), &State::default(), &p);
-        let gone = render(Some(&first.doc), &first.state, &plan(vec![]));
+        let first = render(Some(existing.clone()), &State::default(), &p);
+        let gone = render(Some(first.doc.clone()), &first.state, &plan(vec![]));
         assert_eq!(gone.doc, existing, "the user's empty providers object stays");
         assert!(gone.state.managed.is_empty());
     }
@@ -258,7 +258,7 @@ mod tests {
         let first = render(None, &State::default(), &p);
         let mut edited = first.doc.clone();
         json::set(&mut edited, &path("models.providers.x.headers"), json!({"X-Team": "a"}));
-        let after = render(Some(&edited), &first.state, &plan(vec![]));
+        let after = render(Some(edited.clone()), &first.state, &plan(vec![]));
         assert_eq!(after.doc, edited);
         assert!(after.changes.iter().any(|c| c.kind == ChangeKind::KeptEdited));
         assert!(after.state.managed.is_empty(), "kept entries are no longer clawinit's");
@@ -269,7 +269,7 @@ mod tests {
         let existing = json!({"agents": {"defaults": {"model": "a/b"}}, "tools": {"x": 1, "y": 2}});
         let mut p = plan(vec![entry("agents.defaults.model.fallbacks", json!(["c/d"]), Rule::Wins, None)]);
         p.deletes.push(path("tools.x"));
-        let r = render(Some(&existing), &State::default(), &p);
+        let r = render(Some(existing.clone()), &State::default(), &p);
         assert_eq!(
             r.doc,
             json!({"agents": {"defaults": {"model": {"primary": "a/b", "fallbacks": ["c/d"]}}}, "tools": {"y": 2}})
