@@ -574,3 +574,18 @@ fn sops_encrypt_dotenv(plain: &str, out: &Path) {
     fs::remove_file(&plain_file).unwrap();
     fs::write(out, enc.stdout).unwrap();
 }
+
+#[test]
+fn files_are_owned_by_clawinit_user() {
+    let boot = Boot::new("owner").with(&[("OPENAI_API_KEY", &secret("o")), ("CLAWINIT_USER", "4242:4343")]);
+    boot.run_ok();
+    for path in [boot.state_dir(), boot.config(), boot.state_dir().join("openclaw.json.clawinit-state")] {
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4343), "{}", path.display());
+    }
+    let bad = Boot::new("owner-bad").with(&[("CLAWINIT_USER", "no-such-user-here")]);
+    let out = bad.clawinit(&["run"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(one_line(&out).contains("CLAWINIT_USER"), "{}", text(&out.stderr));
+    assert!(!bad.state_dir().exists() && !bad.gateway_ran().exists());
+}
