@@ -3,15 +3,17 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::account::Account;
 use crate::cli::OutputType;
 use crate::config::{self, Mode, Prepared};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
+use crate::ownership;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
 use crate::settings::Settings;
-use crate::supervise;
+use crate::supervise::{self, Command};
 
 /// `clawinit decrypt`: print the decrypted document.
 pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure> {
@@ -32,9 +34,15 @@ pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure>
 /// `clawinit exec`: decrypt, then run the command with the secrets in its
 /// environment under PID-1 supervision.
 pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
-    let guard = supervise::take_signals()?;
+    let pid1 = supervise::init()?;
     let env = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
-    supervise::run_single(&guard, command, &env)
+    let command = resolve_command(command, &env)?;
+    supervise::exec(&pid1, &command, &env, Duration::from_secs(settings.stop_timeout))
+}
+
+fn resolve_command(argv: &[OsString], env: &ChildEnv) -> Result<Command, Failure> {
+    let (program, _) = argv.split_first().ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
+    Ok(Command { program: supervise::spawn::resolve(program, env)?, argv: argv.to_vec() })
 }
 
 /// The environment every child gets: inherited (minus identities) + secrets.
@@ -64,25 +72,51 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     Ok(env)
 }
 
-/// `clawinit run`: secrets → openclaw.json → gateway. The readiness gate and
-/// the worker arrive with the supervisor (issue 4); until then a worker is
-/// refused up front, before anything is read or written.
+/// `clawinit run`: secrets → openclaw.json → user → gateway → readiness →
+/// worker → supervision. Everything that can fail before the gateway is
+/// spawned does, leaving no child and no file changed.
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
-    if !worker.is_empty() {
-        return Err(Failure::new(
-            Exit::Internal,
-            "run: starting a worker after the gateway is not available in this version",
-        ));
-    }
-    let guard = supervise::take_signals()?;
+    let pid1 = supervise::init()?;
     let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
     let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
+    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
+    let worker = if worker.is_empty() { None } else { Some(resolve_command(worker, &env)?) };
     let prepared = config::prepare(settings, &mut env, Mode::Write, owner.as_ref())?;
     log_summary(&prepared);
-    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
+    if let Some(account) = &owner {
+        ownership::hand_over(&prepared.location, account)?;
+        env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
+    }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
     env.set("OPENCLAW_NO_RESPAWN", zeroize::Zeroizing::new(b"1".to_vec()));
-    supervise::run_single(&guard, &gateway.argv, &env)
+    let gateway = Command { program: gateway.program, argv: gateway.argv };
+    let options = supervise::RunOptions {
+        probe: settings.ready_probe,
+        port: prepared.port,
+        ready_timeout: Duration::from_secs(settings.ready_timeout),
+        ready_required: settings.ready_required,
+        stop_timeout: Duration::from_secs(settings.stop_timeout),
+        restart: settings.gateway_restart,
+    };
+    supervise::run(&pid1, &gateway, worker.as_ref(), &env, owner.as_ref(), &options)
+}
+
+/// `clawinit probe [--live]`: 0 when the gateway answers ready (live) within
+/// 2 s, 1 otherwise (Docker reserves other codes for HEALTHCHECK).
+pub fn probe(live: bool) -> Result<Exit, Failure> {
+    let env = ChildEnv::inherit(std::env::vars_os());
+    let port = config::gateway_port(&env);
+    let check = if live { supervise::ready::Check::Live } else { supervise::ready::Check::Ready };
+    let ok = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the runtime: {e}")))?
+        .block_on(supervise::ready::http_once(port, check, Duration::from_secs(2)));
+    if !ok {
+        tracing::warn!(port, "the gateway is not {}", if live { "live" } else { "ready" });
+    }
+    Ok(Exit::Child(if ok { 0 } else { 1 }))
 }
 
 fn log_summary(p: &Prepared) {
@@ -148,9 +182,4 @@ fn write_out(bytes: &[u8]) -> Result<(), Failure> {
         .write_all(bytes)
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::new(Exit::Internal, format!("cannot write to stdout: {e}")))
-}
-
-/// Subcommands that later issues fill in.
-pub fn not_yet(name: &str) -> Result<Exit, Failure> {
-    Err(Failure::new(Exit::Internal, format!("`clawinit {name}` is not yet available in this version")))
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod environment;
 pub mod exit;
 pub mod logging;
+pub mod ownership;
 pub mod secrets;
 pub mod settings;
 pub mod supervise;

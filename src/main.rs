@@ -42,7 +42,7 @@ fn run(command: Command, settings: &Settings) -> Result<Exit, Failure> {
         Command::Run { worker } => commands::run(&worker, settings),
         Command::Render => commands::render(settings),
         Command::Check => commands::check(settings),
-        Command::Probe { .. } => commands::not_yet("probe"),
+        Command::Probe { live } => commands::probe(live),
     }
 }
 

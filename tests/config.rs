@@ -577,7 +577,11 @@ fn sops_encrypt_dotenv(plain: &str, out: &Path) {
 
 #[test]
 fn files_are_owned_by_clawinit_user() {
-    let boot = Boot::new("owner").with(&[("OPENAI_API_KEY", &secret("o")), ("CLAWINIT_USER", "4242:4343")]);
+    let boot = Boot::new("owner").with(&[
+        ("OPENAI_API_KEY", &secret("o")),
+        ("CLAWINIT_USER", "4242:4343"),
+        ("CLAWINIT_GATEWAY_CMD", "true"),
+    ]);
     boot.run_ok();
     for path in [boot.state_dir(), boot.config(), boot.state_dir().join("openclaw.json.clawinit-state")] {
         let meta = fs::metadata(&path).unwrap();

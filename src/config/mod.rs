@@ -196,6 +196,20 @@ fn random_token() -> Zeroizing<Vec<u8>> {
     hex
 }
 
+/// The port the gateway listens on, for `probe`: from the environment, else
+/// the config the gateway reads (the rendered copy of a read-only source
+/// first), else OpenClaw's default.
+pub fn gateway_port(env: &ChildEnv) -> u16 {
+    let doc = Location::resolve(env)
+        .ok()
+        .and_then(|loc| {
+            [&loc.target, &loc.source].into_iter().find_map(|p| store::read(p).ok().flatten().map(|t| (p.clone(), t)))
+        })
+        .and_then(|(path, text)| store::parse(&path, &text).ok())
+        .unwrap_or(Value::Null);
+    effective_port(env, &doc)
+}
+
 /// OpenClaw's precedence: `OPENCLAW_GATEWAY_PORT`, then `gateway.port`.
 fn effective_port(env: &ChildEnv, doc: &Value) -> u16 {
     let from_env = env.get("OPENCLAW_GATEWAY_PORT").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());

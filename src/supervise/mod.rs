@@ -1,90 +1,420 @@
-//! PID-1 supervision. Today: one child (`exec`) — signals blocked before the
-//! spawn and taken synchronously with sigwait, forwarded to the child's process
-//! group, every child and orphan reaped, the child's status passed on.
+//! The supervisor: spawn, gate on readiness, forward signals, reap, stop in
+//! order. One current-thread tokio runtime; every child's status comes from
+//! the one reaping loop in `pid1` through the pid → role table here.
 
 pub mod gateway;
+pub mod pid1;
+pub mod ready;
 pub mod spawn;
 
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{getpid, Pid};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use tokio::time::{sleep_until, timeout_at, Instant};
 
+use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
+use crate::settings::{ReadyProbe, RestartPolicy};
+use pid1::{Ending, Pid1, Signals};
 
-/// Signals that report a fault in clawinit itself; never blocked.
-const SYNCHRONOUS: [Signal; 6] =
-    [Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGFPE, Signal::SIGILL, Signal::SIGABRT, Signal::SIGTRAP];
+pub use pid1::init;
 
-/// The signal state clawinit inherited, restored in every child.
-pub struct SignalGuard {
-    inherited_mask: SigSet,
-    waited: SigSet,
+/// A command ready to run: the resolved program and its argv.
+pub struct Command {
+    pub program: PathBuf,
+    pub argv: Vec<OsString>,
 }
 
-/// Block every catchable asynchronous signal so none is lost or acts on
-/// clawinit before the supervisor loop takes it; ignore TTIN/TTOU so handing
-/// the terminal to a child cannot stop us. Also become a child subreaper when
-/// not PID 1, so orphans still come to us.
-pub fn take_signals() -> Result<SignalGuard, Failure> {
-    let mut waited = SigSet::all();
-    for s in SYNCHRONOUS {
-        waited.remove(s);
-    }
-    let mut inherited_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut inherited_mask))
-        .map_err(|e| Failure::new(Exit::Internal, format!("sigprocmask: {e}")))?;
-    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-    for s in [Signal::SIGTTIN, Signal::SIGTTOU] {
-        // SAFETY: SIG_IGN installs no handler code.
-        let _ = unsafe { sigaction(s, &ignore) };
-    }
-    if getpid().as_raw() != 1 {
-        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            tracing::warn!("cannot become a child subreaper ({e}); orphans will not be reaped");
-        }
-    }
-    Ok(SignalGuard { inherited_mask, waited })
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    Gateway,
+    Worker,
+    /// `exec`'s one child.
+    Main,
 }
 
-/// Run one command under supervision and return how it ended.
-pub fn run_single(guard: &SignalGuard, command: &[OsString], env: &ChildEnv) -> Result<Exit, Failure> {
-    let (program, _) = command.split_first().ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
-    let path = spawn::resolve(program, env)?;
-    let child = spawn::spawn(&path, command, env, &guard.inherited_mask)?;
-    tracing::info!(pid = child.as_raw(), command = %program.to_string_lossy(), "spawned");
-    loop {
-        let signal = guard.waited.wait().map_err(|e| Failure::new(Exit::Internal, format!("sigwait: {e}")))?;
-        if signal == Signal::SIGCHLD {
-            if let Some(exit) = reap(child) {
-                return Ok(exit);
-            }
-        } else {
-            tracing::debug!(signal = signal.as_str(), "forwarding");
-            if killpg(child, signal).is_err() {
-                let _ = nix::sys::signal::kill(child, signal);
-            }
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Gateway => "gateway",
+            Role::Worker => "worker",
+            Role::Main => "child",
         }
     }
 }
 
-/// Reap every exited child; return the main child's exit when it is among them.
-fn reap(main: Pid) -> Option<Exit> {
-    let mut result = None;
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == main => {
-                tracing::info!(pid = pid.as_raw(), code, "child exited");
-                result = Some(Exit::Child(code as u8));
+enum Event {
+    Exited(Role, Ending),
+    /// Only children clawinit did not start (orphans) were reaped.
+    Orphans,
+    Signal(Signal),
+}
+
+/// What `run` needs besides the commands.
+pub struct RunOptions {
+    pub probe: ReadyProbe,
+    pub port: u16,
+    pub ready_timeout: Duration,
+    pub ready_required: bool,
+    pub stop_timeout: Duration,
+    pub restart: RestartPolicy,
+}
+
+/// `exec`: one child under PID-1 supervision.
+pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Duration) -> Result<Exit, Failure> {
+    block_on(async {
+        let mut s = Supervisor::new(pid1, env, None)?;
+        s.spawn(Role::Main, command)?;
+        loop {
+            match s.next().await {
+                Event::Exited(_, ending) => {
+                    // Leftover descendants get TERM, then KILL at the deadline;
+                    // clawinit exits only once they are gone.
+                    s.stop(&[], Signal::SIGTERM, Instant::now() + stop_timeout).await;
+                    return Ok(ending.exit());
+                }
+                Event::Signal(signal) if starts_shutdown(signal) => {
+                    let endings = s.stop(&[Role::Main], stop_signal(signal), Instant::now() + stop_timeout).await;
+                    return Ok(endings.get(&Role::Main).map_or(Exit::signaled(signal as i32), |e| e.exit()));
+                }
+                Event::Signal(signal) => s.forward(signal),
+                Event::Orphans => {}
             }
-            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == main => {
-                tracing::info!(pid = pid.as_raw(), signal = signal.as_str(), "child killed by signal");
-                result = Some(Exit::signaled(signal as i32));
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return result,
-            Ok(status) => tracing::debug!(pid = ?status.pid(), "orphan reaped"),
         }
+    })
+}
+
+/// `run`: the gateway, the readiness gate, the worker, and both supervised.
+pub fn run(
+    pid1: &Pid1,
+    gateway: &Command,
+    worker: Option<&Command>,
+    env: &ChildEnv,
+    user: Option<&Account>,
+    options: &RunOptions,
+) -> Result<Exit, Failure> {
+    block_on(async {
+        let mut s = Supervisor::new(pid1, env, user)?;
+        s.spawn(Role::Gateway, gateway)?;
+        let started = Instant::now();
+        let deadline = || Instant::now() + options.stop_timeout;
+        match s.gate(options, started + options.ready_timeout).await {
+            Gate::Ready => tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready"),
+            Gate::Exited(ending) => {
+                tracing::error!("the gateway exited before it was ready");
+                s.stop(&[], Signal::SIGTERM, deadline()).await;
+                return Ok(ending.exit());
+            }
+            Gate::Signal(signal) => {
+                s.stop(&[Role::Gateway], stop_signal(signal), deadline()).await;
+                return Ok(Exit::signaled(signal as i32));
+            }
+            Gate::TimedOut if options.ready_required => {
+                let secs = options.ready_timeout.as_secs();
+                tracing::error!("the gateway was not ready within {secs} s (CLAWINIT_READY_TIMEOUT)");
+                s.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                return Ok(Exit::NotReady);
+            }
+            Gate::TimedOut => tracing::warn!(
+                "the gateway was not ready within {} s; starting the worker anyway (CLAWINIT_READY_REQUIRED=false)",
+                options.ready_timeout.as_secs()
+            ),
+        }
+        if let Some(worker) = worker {
+            if let Err(failure) = s.spawn(Role::Worker, worker) {
+                s.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                return Err(failure);
+            }
+        }
+        s.running(gateway, options).await
+    })
+}
+
+fn block_on<F: Future<Output = Result<Exit, Failure>>>(future: F) -> Result<Exit, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the runtime: {e}")))?
+        .block_on(future)
+}
+
+/// TERM, INT, QUIT and HUP stop everything; the rest is forwarded.
+fn starts_shutdown(signal: Signal) -> bool {
+    matches!(signal, Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGHUP)
+}
+
+/// The signal the children are stopped with: the one received, except HUP
+/// (a reload request to many programs), which becomes TERM.
+fn stop_signal(received: Signal) -> Signal {
+    match received {
+        Signal::SIGHUP => Signal::SIGTERM,
+        other => other,
+    }
+}
+
+enum Gate {
+    Ready,
+    Exited(Ending),
+    Signal(Signal),
+    TimedOut,
+}
+
+struct Supervisor<'a> {
+    pid1: &'a Pid1,
+    env: &'a ChildEnv,
+    user: Option<&'a Account>,
+    signals: Signals,
+    table: HashMap<Pid, Role>,
+    exits: VecDeque<(Role, Ending)>,
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(pid1: &'a Pid1, env: &'a ChildEnv, user: Option<&'a Account>) -> Result<Self, Failure> {
+        Ok(Supervisor { pid1, env, user, signals: Signals::new(pid1)?, table: HashMap::new(), exits: VecDeque::new() })
+    }
+
+    fn spawn(&mut self, role: Role, command: &Command) -> Result<Pid, Failure> {
+        let pid = spawn::spawn(&command.program, &command.argv, self.env, self.user, self.pid1)?;
+        tracing::info!(role = role.name(), pid = pid.as_raw(), program = %command.program.display(), "spawned");
+        self.table.insert(pid, role);
+        Ok(pid)
+    }
+
+    fn pid_of(&self, role: Role) -> Option<Pid> {
+        self.table.iter().find(|(_, r)| **r == role).map(|(pid, _)| *pid)
+    }
+
+    /// The next thing that needs a decision. Cancel-safe.
+    async fn next(&mut self) -> Event {
+        if let Some((role, ending)) = self.exits.pop_front() {
+            return Event::Exited(role, ending);
+        }
+        let signal = self.signals.recv().await;
+        if signal != Signal::SIGCHLD {
+            return Event::Signal(signal);
+        }
+        for (pid, ending) in pid1::reap_all() {
+            match self.table.remove(&pid) {
+                Some(role) => {
+                    match ending {
+                        Ending::Exited(code) => tracing::info!(role = role.name(), pid = pid.as_raw(), code, "exited"),
+                        Ending::Signaled(s) => {
+                            tracing::info!(
+                                role = role.name(),
+                                pid = pid.as_raw(),
+                                signal = s.as_str(),
+                                "killed by a signal"
+                            )
+                        }
+                    }
+                    self.exits.push_back((role, ending));
+                }
+                None => tracing::debug!(pid = pid.as_raw(), "orphan reaped"),
+            }
+        }
+        match self.exits.pop_front() {
+            Some((role, ending)) => Event::Exited(role, ending),
+            None => Event::Orphans,
+        }
+    }
+
+    /// Every other signal goes to every child's process group.
+    fn forward(&self, signal: Signal) {
+        for (pid, role) in &self.table {
+            tracing::debug!(signal = signal.as_str(), role = role.name(), "forwarding");
+            signal_group(*pid, signal);
+        }
+    }
+
+    async fn gate(&mut self, options: &RunOptions, deadline: Instant) -> Gate {
+        let ready = ready::wait_ready(options.probe, options.port);
+        tokio::pin!(ready);
+        loop {
+            tokio::select! {
+                () = &mut ready => return Gate::Ready,
+                () = sleep_until(deadline) => return Gate::TimedOut,
+                event = self.next() => match event {
+                    Event::Exited(_, ending) => return Gate::Exited(ending),
+                    Event::Signal(signal) if starts_shutdown(signal) => return Gate::Signal(signal),
+                    Event::Signal(signal) => self.forward(signal),
+                    Event::Orphans => {}
+                },
+            }
+        }
+    }
+
+    /// Both run: the first unexpected exit ends the run with its code, unless
+    /// the restart policy brings the gateway back; a shutdown signal stops
+    /// the worker, then the gateway, and ends with the worker's code.
+    async fn running(&mut self, gateway: &Command, options: &RunOptions) -> Result<Exit, Failure> {
+        let deadline = || Instant::now() + options.stop_timeout;
+        let mut backoff = Backoff::default();
+        let mut restart_at: Option<Instant> = None;
+        let mut regate: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
+        loop {
+            let respawn = async {
+                match restart_at {
+                    Some(at) => sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let ready_again = async {
+                match regate.as_mut() {
+                    Some(gate) => gate.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = respawn => {
+                    restart_at = None;
+                    if self.spawn(Role::Gateway, gateway).is_ok() {
+                        backoff.started = Instant::now();
+                        regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
+                    } else {
+                        restart_at = Some(Instant::now() + backoff.next());
+                    }
+                }
+                () = ready_again => {
+                    regate = None;
+                    tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
+                }
+                event = self.next() => match event {
+                    Event::Exited(Role::Worker, ending) => {
+                        self.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                        return Ok(ending.exit());
+                    }
+                    Event::Exited(_, ending) if restarts(options.restart, ending) => {
+                        regate = None;
+                        let wait = backoff.next();
+                        tracing::warn!(in_ms = wait.as_millis() as u64, "restarting the gateway (CLAWINIT_GATEWAY_RESTART)");
+                        restart_at = Some(Instant::now() + wait);
+                    }
+                    Event::Exited(_, ending) => {
+                        self.stop(&[Role::Worker], Signal::SIGTERM, deadline()).await;
+                        return Ok(ending.exit());
+                    }
+                    Event::Signal(signal) if starts_shutdown(signal) => {
+                        let had_worker = self.pid_of(Role::Worker).is_some();
+                        let endings = self.stop(&[Role::Worker, Role::Gateway], stop_signal(signal), deadline()).await;
+                        let decisive = if had_worker { Role::Worker } else { Role::Gateway };
+                        return Ok(endings.get(&decisive).map_or(Exit::signaled(signal as i32), |e| e.exit()));
+                    }
+                    Event::Signal(signal) => self.forward(signal),
+                    Event::Orphans => {}
+                },
+            }
+        }
+    }
+
+    /// The shutdown state machine, under one deadline: `signal` to each role
+    /// in `order`, waiting for each; then TERM to every remaining descendant;
+    /// SIGKILL to whatever is left at the deadline. Returns once clawinit has
+    /// no child left, with how each role ended.
+    async fn stop(&mut self, order: &[Role], signal: Signal, deadline: Instant) -> HashMap<Role, Ending> {
+        let mut endings = HashMap::new();
+        while let Some((role, ending)) = self.exits.pop_front() {
+            endings.insert(role, ending);
+        }
+        for &role in order {
+            let Some(pid) = self.pid_of(role) else { continue };
+            tracing::info!(role = role.name(), signal = signal.as_str(), "stopping");
+            signal_group(pid, signal);
+            while self.pid_of(role).is_some() && !self.wait_event(deadline, &mut endings).await {}
+        }
+        if !pid1::children().is_empty() && Instant::now() < deadline {
+            tracing::info!("stopping the remaining descendants");
+            self.signal_descendants(Signal::SIGTERM);
+            while !pid1::children().is_empty() && !self.wait_event(deadline, &mut endings).await {}
+        }
+        if !pid1::children().is_empty() {
+            tracing::warn!("the stop timeout (CLAWINIT_STOP_TIMEOUT) is reached: killing what is left");
+            let hard_deadline = Instant::now() + Duration::from_secs(5);
+            while !pid1::children().is_empty() {
+                self.signal_descendants(Signal::SIGKILL);
+                if self.wait_event(hard_deadline, &mut endings).await {
+                    tracing::error!("children survive SIGKILL; exiting anyway");
+                    break;
+                }
+            }
+        }
+        endings
+    }
+
+    /// Wait for one event until `deadline`; returns true when the deadline
+    /// passed. Signals other than shutdown ones are still forwarded.
+    async fn wait_event(&mut self, deadline: Instant, endings: &mut HashMap<Role, Ending>) -> bool {
+        match timeout_at(deadline, self.next()).await {
+            Err(_) => true,
+            Ok(Event::Exited(role, ending)) => {
+                endings.insert(role, ending);
+                false
+            }
+            Ok(Event::Signal(signal)) if !starts_shutdown(signal) => {
+                self.forward(signal);
+                false
+            }
+            Ok(_) => false,
+        }
+    }
+
+    /// As PID 1, every process in the namespace is ours: `kill(-1)`. As a
+    /// subreaper, our direct children (adopted orphans included) and their
+    /// process groups.
+    fn signal_descendants(&self, signal: Signal) {
+        if self.pid1.is_pid1 {
+            let _ = kill(Pid::from_raw(-1), signal);
+            return;
+        }
+        for pid in pid1::children() {
+            signal_group(pid, signal);
+        }
+    }
+}
+
+fn signal_group(pid: Pid, signal: Signal) {
+    if killpg(pid, signal).is_err() {
+        let _ = kill(pid, signal);
+    }
+}
+
+/// Whether the policy restarts a gateway that ended this way. Any exit we
+/// did not ask for is unexpected, 0 included (OpenClaw's self-restart exits
+/// 0). `on-failure` does not retry 78, OpenClaw's "configuration error".
+fn restarts(policy: RestartPolicy, ending: Ending) -> bool {
+    match policy {
+        RestartPolicy::Never => false,
+        RestartPolicy::Always => true,
+        RestartPolicy::OnFailure => ending != Ending::Exited(78),
+    }
+}
+
+/// 1 s doubling to 30 s; back to 1 s after a gateway that ran for a minute.
+struct Backoff {
+    next: Duration,
+    started: Instant,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Duration::from_secs(1), started: Instant::now() }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        if self.started.elapsed() > Duration::from_secs(60) {
+            self.next = Duration::from_secs(1);
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(30));
+        wait
     }
 }

@@ -13,6 +13,8 @@ use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, S
 use nix::sys::wait::waitpid;
 use nix::unistd::{execve, fork, getpid, pipe2, read, setpgid, tcsetpgrp, write, ForkResult, Pid};
 
+use super::pid1::Pid1;
+use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 
@@ -38,17 +40,27 @@ pub fn resolve(program: &OsStr, env: &ChildEnv) -> Result<PathBuf, Failure> {
         .map_err(|_| Failure::new(Exit::NotFound, format!("{shown}: command not found in PATH")))
 }
 
-/// Everything execve needs, prepared before fork so the child only makes
-/// async-signal-safe calls.
-struct ExecPlan {
+/// Everything the forked child needs, prepared before the fork so the child
+/// only makes async-signal-safe calls.
+struct ExecPlan<'a> {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    workdir: CString,
+    user: Option<&'a Account>,
+    pid1: &'a Pid1,
 }
 
-/// Fork and exec `program` with `argv` and `env`. `child_mask` is the signal
-/// mask the child starts with (what clawinit itself inherited).
-pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &SigSet) -> Result<Pid, Failure> {
+/// Fork and exec `program`: own process group, the signal state clawinit
+/// inherited, clawinit's start directory, no fds beyond 0/1/2, and the
+/// privileges of `user` when given.
+pub fn spawn(
+    program: &Path,
+    argv: &[OsString],
+    env: &ChildEnv,
+    user: Option<&Account>,
+    pid1: &Pid1,
+) -> Result<Pid, Failure> {
     let shown = program.display().to_string();
     let internal = |what: &str, e: Errno| Failure::new(Exit::Internal, format!("{shown}: {what}: {e}"));
     let cstring = |s: &OsStr| {
@@ -59,6 +71,9 @@ pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &Sig
         path: cstring(program.as_os_str())?,
         argv: argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?,
         envp: env.to_envp(),
+        workdir: cstring(pid1.workdir.as_os_str())?,
+        user,
+        pid1,
     };
     let envp: Vec<&CStr> = plan
         .envp
@@ -67,13 +82,14 @@ pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &Sig
         .collect();
 
     let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| internal("pipe", e))?;
-    // SAFETY: clawinit is single-threaded when it spawns, and the child only
-    // makes async-signal-safe calls (setpgid, tcsetpgrp, sigaction, sigprocmask,
-    // execve, write, _exit) on memory prepared before the fork.
+    // SAFETY: clawinit runs on one thread, and the child only makes
+    // async-signal-safe calls (setpgid, tcsetpgrp, sigaction, sigprocmask,
+    // chdir, fcntl, setgroups/setgid/setuid, execve, write, _exit) on memory
+    // prepared before the fork.
     match unsafe { fork() }.map_err(|e| internal("fork", e))? {
         ForkResult::Child => {
             drop(err_read);
-            let errno = exec_child(&plan, &envp, child_mask);
+            let errno = exec_child(&plan, &envp);
             let _ = write(&err_write, &(errno as i32).to_ne_bytes());
             // SAFETY: _exit skips atexit handlers and destructors the parent owns.
             unsafe { nix::libc::_exit(127) }
@@ -92,6 +108,7 @@ pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &Sig
                 let errno = Errno::from_raw(i32::from_ne_bytes(buf));
                 let exit = match errno {
                     Errno::ENOENT => Exit::NotFound,
+                    Errno::EPERM if user.is_some() => Exit::Usage,
                     _ => Exit::NotExecutable,
                 };
                 return Err(Failure::new(exit, format!("{shown}: cannot execute: {}", errno.desc())));
@@ -101,20 +118,61 @@ pub fn spawn(program: &Path, argv: &[OsString], env: &ChildEnv, child_mask: &Sig
     }
 }
 
-/// In the forked child: isolate, restore signals, exec. Returns only on failure.
-fn exec_child(plan: &ExecPlan, envp: &[&CStr], child_mask: &SigSet) -> Errno {
-    // Own process group, so signals can be sent to the child's whole tree;
-    // hand it the terminal if we have one (as tini does), while TTOU is blocked.
+/// In the forked child: isolate, restore, drop privileges, exec. Returns
+/// only on failure.
+fn exec_child(plan: &ExecPlan, envp: &[&CStr]) -> Errno {
+    // Own process group, so signals reach the child's whole tree; hand it the
+    // terminal if there is one (as tini does), while TTOU is ignored.
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
     let _ = tcsetpgrp(std::io::stdin(), getpid());
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL has no handler to be unsafe about.
-        let _ = unsafe { sigaction(signal, &default) };
+        let action = if plan.pid1.inherited_ignored.contains(signal) { &ignore } else { &default };
+        // SAFETY: SIG_DFL and SIG_IGN install no handler code.
+        let _ = unsafe { sigaction(signal, action) };
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(child_mask), None);
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&plan.pid1.inherited_mask), None);
+    // SAFETY: chdir on a NUL-terminated path prepared before the fork.
+    if unsafe { libc::chdir(plan.workdir.as_ptr()) } != 0 {
+        return Errno::last();
+    }
+    close_inherited_fds();
+    if let Some(user) = plan.user {
+        if let Err(e) = drop_privileges(user) {
+            return e;
+        }
+    }
     match execve(&plan.path, &plan.argv, envp) {
         Err(e) => e,
         Ok(never) => match never {},
     }
+}
+
+/// Mark every fd above 2 close-on-exec (the error pipe is already), so the
+/// child starts with 0, 1 and 2 only, whatever clawinit's launcher leaked.
+fn close_inherited_fds() {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if rc != 0 {
+        // Kernels before 5.11: walk the fd table up to the soft limit.
+        // SAFETY: getrlimit/fcntl on plain integers.
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_cur.min(65536) as i32
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// gosu's order: supplementary groups, then gid, then uid (after which the
+/// first two are no longer permitted).
+fn drop_privileges(user: &Account) -> Result<(), Errno> {
+    nix::unistd::setgroups(&user.groups)?;
+    nix::unistd::setgid(user.gid)?;
+    nix::unistd::setuid(user.uid)
 }
