@@ -3,9 +3,11 @@
 # sops 3.11 (PyPI wheel); age, GNU time and hyperfine (Debian). Idempotent; root installs system-wide.
 set -euo pipefail
 
-# age for the fixtures; GNU time for the benchmark's peak-RSS column.
-if ! command -v age-keygen >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! command -v hyperfine >/dev/null 2>&1; then
-    pkgs="age time hyperfine"
+# age for the fixtures; GNU time for the benchmark's peak-RSS column; unshare,
+# ip and python3 for the PID-namespace tests and their helper programs.
+if ! command -v age-keygen >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! command -v hyperfine >/dev/null 2>&1 \
+    || ! command -v unshare >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || [ ! -x /usr/bin/python3 ]; then
+    pkgs="age time hyperfine iproute2 util-linux python3"
     # shellcheck disable=SC2086
     apt-get install -y $pkgs >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y $pkgs >/dev/null; }
 fi

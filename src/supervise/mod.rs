@@ -80,8 +80,9 @@ pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Durati
                     s.stop(&[], Signal::SIGTERM, Instant::now() + stop_timeout).await;
                     return Ok(ending.exit());
                 }
-                Event::Signal(signal) if starts_shutdown(signal) => {
-                    let endings = s.stop(&[Role::Main], stop_signal(signal), Instant::now() + stop_timeout).await;
+                // HUP is forwarded, not a shutdown: `exec` is tini-like.
+                Event::Signal(signal) if starts_shutdown(signal) && signal != Signal::SIGHUP => {
+                    let endings = s.stop(&[Role::Main], signal, Instant::now() + stop_timeout).await;
                     return Ok(endings.get(&Role::Main).map_or(Exit::signaled(signal as i32), |e| e.exit()));
                 }
                 Event::Signal(signal) => s.forward(signal),
