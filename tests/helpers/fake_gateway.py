@@ -6,7 +6,8 @@ FAKE_READY_AFTER   seconds after listening before /readyz says ready (default 0;
 FAKE_HTML          1: answer every path with an HTML 200 (a build without the route)
 FAKE_EXIT_AFTER    seconds after start to exit on its own, with FAKE_EXIT_CODE (default 0)
 FAKE_TERM_DELAY    seconds to linger after SIGTERM before exiting (cleanup time)
-FAKE_LOG           file to append events to: "gateway start", "gateway ready <t>", "gateway term"
+FAKE_LOG           file to append events to: "gateway start", "gateway ready-at <t>" (when
+                   /readyz turns ready), "gateway ready <t>" (first ready answer), "gateway term"
 FAKE_DAEMONS       spawn this many short-lived daemonized helpers per second (orphans)
 Port: OPENCLAW_GATEWAY_PORT (default 18789).
 """
@@ -98,4 +99,6 @@ time.sleep(listen_after)
 ThreadingHTTPServer.allow_reuse_address = True
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
 listening_at = time.time()
+if ready_after is not None:
+    log(f"gateway ready-at {listening_at + ready_after:.6f}")
 server.serve_forever()
