@@ -126,3 +126,25 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Encrypt a dotenv document with the real sops 3.11 for fixture key1.
+pub fn sops_encrypt_dotenv(plain: &str, out: &Path) {
+    let install =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-peers.sh")).output().unwrap();
+    assert!(install.status.success(), "install-peers.sh: {}", text(&install.stderr));
+    let sops = text(&install.stdout).trim().lines().last().unwrap().to_string();
+    let plain_file = out.with_extension("plain.env");
+    std::fs::write(&plain_file, plain).unwrap();
+    let key = std::fs::read_to_string(fixtures().join("keys/key1.txt")).unwrap();
+    let recipient = key.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
+    let enc = Command::new(sops)
+        .args(["encrypt", "--age", &recipient, "--input-type", "dotenv", "--output-type", "dotenv"])
+        .arg(&plain_file)
+        .env_clear()
+        .env("HOME", out.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "sops: {}", text(&enc.stderr));
+    std::fs::remove_file(&plain_file).unwrap();
+    std::fs::write(out, enc.stdout).unwrap();
+}

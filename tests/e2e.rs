@@ -1,0 +1,137 @@
+//! End to end with the real gateway: clawinit as PID 1 of a fresh PID
+//! namespace decrypts a SOPS file made by the real sops, seeds openclaw.json,
+//! starts the pinned OpenClaw gateway, holds the worker until `/readyz` says
+//! ready, and stops everything on SIGTERM.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+use support::*;
+
+const PORT: &str = "28789";
+
+/// The worker: records that it started, what /readyz said at that moment,
+/// what `clawinit probe` said, and the config's hash; then waits for TERM.
+const WORKER: &str = r#"
+import hashlib, json, os, signal, subprocess, sys, time, urllib.request
+out = sys.argv[1]
+def note(key, value):
+    with open(out, "a") as f:
+        f.write(json.dumps({key: value}) + "\n")
+try:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{os.environ['OPENCLAW_GATEWAY_PORT']}/readyz", timeout=5).read()
+    note("readyz", json.loads(body))
+except Exception as e:
+    note("readyz", str(e))
+note("probe", subprocess.run([sys.argv[2], "probe"]).returncode)
+note("config_sha256", hashlib.sha256(open(os.environ["OPENCLAW_STATE_DIR"] + "/openclaw.json", "rb").read()).hexdigest())
+note("token_set", bool(os.environ.get("OPENCLAW_GATEWAY_TOKEN")))
+note("identity_vars", sorted(k for k in os.environ if k.startswith("SOPS_AGE")))
+signal.signal(signal.SIGTERM, lambda *a: (note("term", time.time()), sys.exit(0)))
+while True:
+    time.sleep(0.1)
+"#;
+
+#[test]
+fn the_real_gateway_under_clawinit_as_pid1() {
+    let home = Scratch::new("e2e");
+    let state = home.0.join("state");
+    let report = home.0.join("worker.jsonl");
+    let worker = home.0.join("worker.py");
+    std::fs::write(&worker, WORKER).unwrap();
+    let secrets = home.0.join("secrets.env.enc");
+    let canary = canary();
+    sops_encrypt_dotenv(&format!("OPENAI_API_KEY=sk-{canary}\nANTHROPIC_API_KEY=sk-ant-{canary}\n"), &secrets);
+    let gateway = format!("{} gateway run", openclaw().display());
+
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .args(["run", "--", "/usr/bin/python3"])
+        .arg(&worker)
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", &home.0)
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("OPENCLAW_GATEWAY_PORT", PORT)
+        .env("OPENCLAW_GATEWAY_BIND", "loopback")
+        .env("OPENCLAW_AGENT_MODEL", "anthropic/claude-opus-5")
+        .env("CLAWINIT_SECRETS_FILE", &secrets)
+        .env("SOPS_AGE_KEY_FILE", fixtures().join("keys/key1.txt"))
+        .env("CLAWINIT_GATEWAY_CMD", &gateway)
+        .env("CLAWINIT_READY_TIMEOUT", "240")
+        .env("CLAWINIT_STOP_TIMEOUT", "20")
+        // No general internet here: the gateway must not try to fetch plugins.
+        .env("npm_config_offline", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+
+    // Wait for the worker's report (it runs only after the gate opened).
+    let lines = loop {
+        let text = std::fs::read_to_string(&report).unwrap_or_default();
+        if text.contains("identity_vars") {
+            break text;
+        }
+        if started.elapsed() > Duration::from_secs(300) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the worker never reported: {}", support::text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let facts: serde_json::Map<String, serde_json::Value> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.as_object().cloned())
+        .flatten()
+        .collect();
+    assert_eq!(facts["readyz"]["ready"], true, "the worker started before the gateway was ready: {facts:?}");
+    assert_eq!(facts["probe"], 0, "clawinit probe while ready");
+    assert_eq!(facts["token_set"], true);
+    assert_eq!(facts["identity_vars"], serde_json::json!([]), "the age identity never reaches the children");
+
+    // SIGTERM to PID 1: worker, then gateway, within the stop timeout.
+    let clawinit_pid = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
+    let clawinit_pid: i32 = clawinit_pid.split_whitespace().next().unwrap().parse().unwrap();
+    let stopping = Instant::now();
+    kill(Pid::from_raw(clawinit_pid), Signal::SIGTERM).unwrap();
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(25), "no exit within the stop timeout");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = support::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "the worker's code on a requested shutdown: {stderr}");
+    let worker_term = stderr.find("role=\"worker\" signal=\"SIGTERM\"").expect("worker stopped");
+    let gateway_term = stderr.find("role=\"gateway\" signal=\"SIGTERM\"").expect("gateway stopped");
+    assert!(worker_term < gateway_term, "worker first, then gateway");
+    assert!(!stderr.contains("killing what is left"), "everything stopped before the deadline: {stderr}");
+
+    // The gateway did not rewrite the config clawinit seeded.
+    let config = std::fs::read(state.join("openclaw.json")).unwrap();
+    assert_eq!(facts["config_sha256"], hex(&Sha256::digest(&config)), "the gateway rewrote openclaw.json");
+    // No secret value in any output or any file under the state dir.
+    assert!(!contains(&out.stdout, &canary) && !contains(&out.stderr, &canary));
+    for file in all_files(&state) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(!contains(&bytes, &canary), "a secret value is in {}", file.display());
+    }
+    // And the gateway is gone: probe fails now.
+    let probe = clawinit(&home.0).env("OPENCLAW_GATEWAY_PORT", PORT).arg("probe").output().unwrap();
+    assert_eq!(probe.status.code(), Some(1));
+    assert_openclaw_accepts(&state.join("openclaw.json"), &[("OPENAI_API_KEY", "x"), ("ANTHROPIC_API_KEY", "y")]);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
