@@ -179,6 +179,7 @@ struct Supervisor<'a> {
 
 impl<'a> Supervisor<'a> {
     fn new(pid1: &'a Pid1, env: &'a ChildEnv, user: Option<&'a Account>) -> Result<Self, Failure> {
+        pid1::leave_workdir();
         Ok(Supervisor { pid1, env, user, signals: Signals::new(pid1)?, table: HashMap::new(), exits: VecDeque::new() })
     }
 

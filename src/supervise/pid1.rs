@@ -37,7 +37,8 @@ pub struct Pid1 {
 /// Block every catchable asynchronous signal, so none is lost or acts on
 /// clawinit before the supervisor reads it; ignore TTIN/TTOU so handing the
 /// terminal to a child cannot stop us; become a child subreaper when not PID 1
-/// so orphans still come to us; leave the start directory so we pin no mount.
+/// so orphans still come to us. (The start directory is left only when the
+/// supervisor starts: relative paths in the settings are read before.)
 pub fn init() -> Result<Pid1, Failure> {
     let mut waited = SigSet::all();
     for s in SYNCHRONOUS {
@@ -59,7 +60,6 @@ pub fn init() -> Result<Pid1, Failure> {
         }
     }
     let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let _ = std::env::set_current_dir("/");
     Ok(Pid1 { inherited_mask, inherited_ignored, waited, workdir, is_pid1 })
 }
 
@@ -74,6 +74,12 @@ fn ignored_now() -> SigSet {
         }
     }
     ignored
+}
+
+/// clawinit's own working directory from here on: `/`, so it pins no mount.
+/// The children still start in `Pid1::workdir`.
+pub fn leave_workdir() {
+    let _ = std::env::set_current_dir("/");
 }
 
 /// The blocked signals, read asynchronously through a signalfd.
