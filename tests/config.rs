@@ -552,3 +552,22 @@ fn check_resolves_the_gateway_and_writes_nothing() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
 }
+
+#[test]
+fn relative_setting_paths_are_read_from_the_start_directory() {
+    let boot = Boot::new("relative");
+    sops_encrypt_dotenv(&format!("OPENAI_API_KEY={}\n", secret("o")), &boot.home.0.join("secrets.env.enc"));
+    fs::write(boot.home.0.join("overlay.json5"), "{agents: {defaults: {timeoutSeconds: 77}}}").unwrap();
+    let mut cmd = clawinit(&boot.home.0);
+    cmd.current_dir(&boot.home.0)
+        .env("CLAWINIT_SECRETS_FILE", "secrets.env.enc")
+        .env("SOPS_AGE_KEY_FILE", fixtures().join("keys/key1.txt"))
+        .env("CLAWINIT_CONFIG_OVERLAY", "overlay.json5")
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .arg("run");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = boot.written();
+    assert_eq!(doc["agents"]["defaults"]["timeoutSeconds"], 77);
+    assert_eq!(doc["agents"]["defaults"]["model"]["primary"], "openai/gpt-6-astra", "the key came from the SOPS file");
+}
