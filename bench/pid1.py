@@ -118,7 +118,9 @@ def worker_startup_ms():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--json", help="also write the results to this file (for bench/compare.py)")
     args = parser.parse_args()
+    results = {}
     binary = subprocess.run([str(ROOT / "scripts/build-static.sh")], check=True, capture_output=True,
                             text=True).stdout.strip().splitlines()[-1]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "CLAWINIT_LOG": "warn"}
@@ -137,6 +139,8 @@ def main():
                 rss = idle_rss([*argv, "sh", "-c", "sleep 600 & sleep 600"], env)
             reap = statistics.median(orphan_reap_seconds(argv) for _ in range(3))
             size = os.path.getsize(argv[0]) / 1024 / 1024
+            results[name] = {"startup_s": t, "overhead_s": t - true_s, "idle_rss_kib": rss, "reap_2000_s": reap,
+                             "binary_mib": size}
             print(f"{name:12} {t * 1000:8.2f}ms {(t - true_s) * 1000:7.2f}ms {rss / 1024:7.1f}MiB "
                   f"{reap * 1000:11.0f}ms {size:7.2f}MiB")
         print(f"{'/bin/true':12} {true_s * 1000:8.2f}ms")
@@ -147,9 +151,13 @@ def main():
             label = "clawinit gate" if mode == "clawinit" else "shell `until curl; do sleep 1` loop"
             print(f"/readyz ready -> worker running, {label}: median {latency:.0f} ms "
                   f"(the worker's interpreter start is {python:.0f} ms of it)")
+            results[f"ready_to_worker_{mode}_s"] = latency / 1000
             if mode == "clawinit":
                 noticed = statistics.median(r[1] for r in runs)
+                results["ready_noticed_s"] = noticed / 1000
                 print(f"/readyz ready -> clawinit logs 'gateway ready': median {noticed:.0f} ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

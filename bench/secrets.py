@@ -26,6 +26,7 @@ FIX = ROOT / "tests/fixtures"
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", help="also write the rows to this file (for bench/compare.py)")
     args = parser.parse_args()
 
     sops = subprocess.run([str(ROOT / "scripts/install-peers.sh")], check=True, capture_output=True,
@@ -55,6 +56,11 @@ def main():
     for label, t_ours, t_theirs, rss_ours, rss_theirs in rows:
         print(f"{label:<20} {t_ours * 1000:>8.1f}ms {t_theirs * 1000:>8.1f}ms {t_theirs / t_ours:>8.1f}x"
               f" {rss_ours / 1024:>10.1f}MiB {rss_theirs / 1024:>7.1f}MiB")
+    if args.json:
+        Path(args.json).write_text(json.dumps([
+            {"case": " ".join(label.split()), "peer": "sops 3.11", "ours_s": t_ours, "peer_s": t_theirs,
+             "ours_rss_kib": rss_ours, "peer_rss_kib": rss_theirs}
+            for label, t_ours, t_theirs, rss_ours, rss_theirs in rows]))
 
 
 if __name__ == "__main__":

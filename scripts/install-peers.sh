@@ -4,10 +4,12 @@
 set -euo pipefail
 
 # age for the fixtures; GNU time for the benchmark's peak-RSS column; unshare,
-# ip and python3 for the PID-namespace tests and their helper programs.
+# ip and python3 for the PID-namespace tests and their helper programs; tini,
+# dumb-init, jq and curl for the comparison benchmark.
 if ! command -v age-keygen >/dev/null 2>&1 || [ ! -x /usr/bin/time ] || ! command -v hyperfine >/dev/null 2>&1 \
-    || ! command -v unshare >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || [ ! -x /usr/bin/python3 ]; then
-    pkgs="age time hyperfine iproute2 util-linux python3"
+    || ! command -v unshare >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || [ ! -x /usr/bin/python3 ] \
+    || [ ! -x /usr/bin/tini-static ] || ! command -v dumb-init >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
+    pkgs="age time hyperfine iproute2 util-linux python3 tini dumb-init jq curl"
     # shellcheck disable=SC2086
     apt-get install -y $pkgs >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y $pkgs >/dev/null; }
 fi
