@@ -1,11 +1,15 @@
-//! `CLAWINIT_USER`: the account the children run as, resolved like gosu
-//! does (`name`, `uid`, `name:group`, `uid:gid`; a numeric uid need not
-//! exist in /etc/passwd). clawinit's own files are chowned to it.
+//! `CLAWINIT_USER`: the account the children run as, resolved like gosu does
+//! (`name`, `uid`, `name:group`, `uid:gid`; a numeric uid need not exist in
+//! /etc/passwd, and then HOME is `/`). clawinit's own files are chowned to it.
+//!
+//! Like gosu (runc's libcontainer/user), this reads /etc/passwd and /etc/group
+//! itself instead of going through NSS: a static glibc binary that loads NSS
+//! modules (systemd, ldap) from the image crashes or misbehaves, and inside a
+//! container the files are the truth.
 
-use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, Uid};
 
 use crate::exit::{Exit, Failure};
 
@@ -13,63 +17,110 @@ use crate::exit::{Exit, Failure};
 pub struct Account {
     pub uid: Uid,
     pub gid: Gid,
-    /// Supplementary groups (from /etc/group for a named user).
+    /// Supplementary groups: the primary group and every group in
+    /// /etc/group that lists the user.
     pub groups: Vec<Gid>,
     pub home: PathBuf,
 }
 
 const VAR: &str = "CLAWINIT_USER";
 
+/// One /etc/passwd entry.
+struct PasswdEntry {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+/// One /etc/group entry.
+struct GroupEntry {
+    name: String,
+    gid: u32,
+    members: Vec<String>,
+}
+
 impl Account {
     pub fn resolve(spec: &str) -> Result<Account, Failure> {
+        Self::resolve_in(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))
+    }
+
+    fn resolve_in(spec: &str, passwd: &Path, group: &Path) -> Result<Account, Failure> {
         let (user_part, group_part) = match spec.split_once(':') {
             Some((u, g)) => (u, Some(g)),
             None => (spec, None),
         };
-        let user = lookup_user(user_part)?;
-        let uid = match (&user, user_part.parse::<u32>()) {
+        if user_part.is_empty() || group_part == Some("") {
+            return Err(usage("expected name, uid, name:group or uid:gid".into()));
+        }
+        let users = read_passwd(passwd);
+        let groups = read_group(group);
+        let numeric = user_part.parse::<u32>().ok();
+        let user = users.iter().find(|u| match numeric {
+            Some(n) => u.uid == n,
+            None => u.name == user_part,
+        });
+        let uid = match (user, numeric) {
             (Some(u), _) => u.uid,
-            (None, Ok(n)) => Uid::from_raw(n),
-            (None, Err(_)) => return Err(usage(format!("no user named {user_part}"))),
+            (None, Some(n)) => n,
+            (None, None) => return Err(usage(format!("no user named {user_part} in {}", passwd.display()))),
         };
         let gid = match group_part {
-            Some(g) => lookup_group(g)?,
-            None => user.as_ref().map_or(Gid::from_raw(uid.as_raw()), |u| u.gid),
+            Some(g) => match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => groups
+                    .iter()
+                    .find(|e| e.name == g)
+                    .map(|e| e.gid)
+                    .ok_or_else(|| usage(format!("no group named {g} in {}", group.display())))?,
+            },
+            None => user.map_or(uid, |u| u.gid),
         };
-        let groups = match &user {
-            Some(u) => supplementary_groups(&u.name, gid)?,
-            None => Vec::new(),
-        };
-        let home = user.map_or_else(|| PathBuf::from("/"), |u| u.dir);
-        Ok(Account { uid, gid, groups, home })
+        let mut supplementary = vec![gid];
+        if let Some(u) = user {
+            for g in groups.iter().filter(|g| g.members.contains(&u.name)) {
+                if !supplementary.contains(&g.gid) {
+                    supplementary.push(g.gid);
+                }
+            }
+        }
+        Ok(Account {
+            uid: Uid::from_raw(uid),
+            gid: Gid::from_raw(gid),
+            groups: supplementary.into_iter().map(Gid::from_raw).collect(),
+            home: user.map_or_else(|| PathBuf::from("/"), |u| PathBuf::from(&u.home)),
+        })
     }
 }
 
-fn lookup_user(part: &str) -> Result<Option<User>, Failure> {
-    if part.is_empty() {
-        return Err(usage("the user is empty".into()));
-    }
-    let found = match part.parse::<u32>() {
-        Ok(n) => User::from_uid(Uid::from_raw(n)),
-        Err(_) => User::from_name(part),
-    };
-    found.map_err(|e| usage(format!("cannot look up user {part}: {e}")))
+fn lines(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(':').map(String::from).collect())
+        .collect()
 }
 
-fn lookup_group(part: &str) -> Result<Gid, Failure> {
-    if let Ok(n) = part.parse::<u32>() {
-        return Ok(Gid::from_raw(n));
-    }
-    match Group::from_name(part) {
-        Ok(Some(g)) => Ok(g.gid),
-        Ok(None) => Err(usage(format!("no group named {part}"))),
-        Err(e) => Err(usage(format!("cannot look up group {part}: {e}"))),
-    }
+fn read_passwd(path: &Path) -> Vec<PasswdEntry> {
+    lines(path)
+        .into_iter()
+        .filter_map(|f| {
+            let [name, _, uid, gid, _, home, ..] = f.as_slice() else { return None };
+            Some(PasswdEntry { name: name.clone(), uid: uid.parse().ok()?, gid: gid.parse().ok()?, home: home.clone() })
+        })
+        .collect()
 }
 
-fn supplementary_groups(name: &str, gid: Gid) -> Result<Vec<Gid>, Failure> {
-    let name = CString::new(name).map_err(|_| usage("the user name contains NUL".into()))?;
-    nix::unistd::getgrouplist(&name, gid).map_err(|e| usage(format!("cannot list the groups of the user: {e}")))
+fn read_group(path: &Path) -> Vec<GroupEntry> {
+    lines(path)
+        .into_iter()
+        .filter_map(|f| {
+            let [name, _, gid, rest @ ..] = f.as_slice() else { return None };
+            let members = rest.first().map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect());
+            Some(GroupEntry { name: name.clone(), gid: gid.parse().ok()?, members: members.unwrap_or_default() })
+        })
+        .collect()
 }
 
 fn usage(what: String) -> Failure {
@@ -80,22 +131,60 @@ fn usage(what: String) -> Failure {
 mod tests {
     use super::*;
 
+    fn files() -> (tempdir::Dir, PathBuf, PathBuf) {
+        let dir = tempdir::Dir::new();
+        let passwd = dir.0.join("passwd");
+        let group = dir.0.join("group");
+        std::fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/bash\n# comment\nnode:x:1000:1000::/home/node:/bin/sh\nbroken:line\n",
+        )
+        .unwrap();
+        std::fs::write(&group, "root:x:0:\nnode:x:1000:\ndocker:x:999:node,other\naudio:x:29:node\n").unwrap();
+        (dir, passwd, group)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let p = std::env::temp_dir().join(format!("clawinit-account-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
     #[test]
-    fn resolves_names_numbers_and_groups() {
-        let root = Account::resolve("root").unwrap();
-        assert_eq!((root.uid.as_raw(), root.gid.as_raw()), (0, 0));
-        assert_eq!(root.home, PathBuf::from("/root"));
-        let numeric = Account::resolve("4242:4343").unwrap();
-        assert_eq!((numeric.uid.as_raw(), numeric.gid.as_raw()), (4242, 4343));
-        assert_eq!(numeric.home, PathBuf::from("/"));
-        assert_eq!(Account::resolve("0:root").unwrap().gid.as_raw(), 0);
+    fn the_gosu_matrix() {
+        let (_dir, passwd, group) = files();
+        let resolve = |spec: &str| Account::resolve_in(spec, &passwd, &group);
+        let node = resolve("node").unwrap();
+        assert_eq!((node.uid.as_raw(), node.gid.as_raw()), (1000, 1000));
+        assert_eq!(node.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(), [1000, 999, 29]);
+        assert_eq!(node.home, PathBuf::from("/home/node"));
+        assert_eq!(resolve("1000").unwrap(), node, "a known uid is the named user");
+        let root = resolve("0:0").unwrap();
+        assert_eq!((root.uid.as_raw(), root.gid.as_raw(), root.home.clone()), (0, 0, PathBuf::from("/root")));
+        assert_eq!(resolve("node:docker").unwrap().gid.as_raw(), 999);
+        let numeric = resolve("4242:4343").unwrap();
+        assert_eq!((numeric.uid.as_raw(), numeric.gid.as_raw(), numeric.home), (4242, 4343, PathBuf::from("/")));
+        assert_eq!(numeric.groups, [Gid::from_raw(4343)]);
     }
 
     #[test]
     fn unknown_names_are_usage_errors_naming_the_variable() {
-        for spec in ["no-such-user-here", "root:no-such-group-here", ""] {
-            let err = Account::resolve(spec).unwrap_err();
-            assert_eq!(err.exit, Exit::Usage);
+        let (_dir, passwd, group) = files();
+        for spec in ["nobody-here", "node:nogroup-here", "", ":1", "node:"] {
+            let err = Account::resolve_in(spec, &passwd, &group).unwrap_err();
+            assert_eq!(err.exit, Exit::Usage, "{spec}");
             assert!(err.message.starts_with("CLAWINIT_USER: "), "{}", err.message);
         }
     }
