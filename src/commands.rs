@@ -89,7 +89,6 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
     env.set("OPENCLAW_NO_RESPAWN", zeroize::Zeroizing::new(b"1".to_vec()));
-    let gateway = Command { program: gateway.program, argv: gateway.argv };
     let options = supervise::RunOptions {
         probe: settings.ready_probe,
         port: prepared.port,
@@ -107,12 +106,7 @@ pub fn probe(live: bool) -> Result<Exit, Failure> {
     let env = ChildEnv::inherit(std::env::vars_os());
     let port = config::gateway_port(&env);
     let check = if live { supervise::ready::Check::Live } else { supervise::ready::Check::Ready };
-    let ok = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the runtime: {e}")))?
-        .block_on(supervise::ready::http_once(port, check, Duration::from_secs(2)));
+    let ok = supervise::block_on(async { Ok(supervise::ready::http_once(port, check, Duration::from_secs(2)).await) })?;
     if !ok {
         tracing::warn!(port, "the gateway is not {}", if live { "live" } else { "ready" });
     }

@@ -8,19 +8,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use clawinit::config::catalog::PROVIDERS;
+use support::pinned_openclaw;
 use yaml_rust2::YamlLoader;
+
+mod support;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
-}
-
-fn pinned_openclaw() -> String {
-    read("scripts/install-openclaw.sh")
-        .lines()
-        .find_map(|l| l.strip_prefix("OPENCLAW_VERSION="))
-        .unwrap()
-        .trim_matches('"')
-        .to_string()
 }
 
 /// Whether clawinit reads `name`: a `CLAWINIT_*` setting (a field of

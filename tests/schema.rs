@@ -12,6 +12,9 @@ use clawinit::config::render::render;
 use clawinit::config::state::State;
 use clawinit::settings::KeyRefs;
 use serde_json::Value;
+use support::pinned_openclaw;
+
+mod support;
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -86,7 +89,12 @@ fn every_path_clawinit_writes_exists_in_the_pinned_schema() {
         let rendered = render(None, &State::default(), &plan);
         assert_eq!(rendered.state.managed.len(), plan.entries.len());
         for owned in &rendered.state.managed {
-            assert!(allows(&root, &owned.path), "{} is not in openclaw@{}'s schema", Shown(&owned.path), pinned());
+            assert!(
+                allows(&root, &owned.path),
+                "{} is not in openclaw@{}'s schema",
+                Shown(&owned.path),
+                pinned_openclaw()
+            );
             // Objects written whole (a provider's models, a SecretRef): every key in them too.
             let mut stack = vec![(owned.path.clone(), &owned.value)];
             while let Some((path, value)) = stack.pop() {
@@ -97,7 +105,7 @@ fn every_path_clawinit_writes_exists_in_the_pinned_schema() {
                 for (k, v) in items.into_iter().filter_map(Value::as_object).flatten() {
                     let mut p = path.clone();
                     p.push(k.clone());
-                    assert!(allows(&root, &p), "{} is not in openclaw@{}'s schema", Shown(&p), pinned());
+                    assert!(allows(&root, &p), "{} is not in openclaw@{}'s schema", Shown(&p), pinned_openclaw());
                     stack.push((p, v));
                 }
             }
@@ -117,13 +125,8 @@ fn the_schema_rejects_what_it_should() {
     assert!(!allows(&root, &p("models.providers.x.models.bogus")));
 }
 
-fn pinned() -> String {
-    let script = std::fs::read_to_string(repo("scripts/install-openclaw.sh")).unwrap();
-    script.lines().find_map(|l| l.strip_prefix("OPENCLAW_VERSION=")).unwrap().trim_matches('"').to_string()
-}
-
 #[test]
 fn the_schema_is_the_pinned_versions() {
     let recorded = std::fs::read_to_string(repo("schema/VERSION")).unwrap();
-    assert_eq!(recorded.trim(), pinned(), "run scripts/update-openclaw.sh after changing the pin");
+    assert_eq!(recorded.trim(), pinned_openclaw(), "run scripts/update-openclaw.sh after changing the pin");
 }

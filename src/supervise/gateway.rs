@@ -4,21 +4,14 @@
 //! `node /app/openclaw.mjs gateway run`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
-use super::spawn;
+use super::{spawn, Command};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 
-pub struct GatewayCommand {
-    /// The resolved executable.
-    pub program: PathBuf,
-    pub argv: Vec<OsString>,
-}
-
 const IMAGE_ENTRY: &str = "/app/openclaw.mjs";
 
-pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<GatewayCommand, Failure> {
+pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<Command, Failure> {
     let argv: Vec<OsString> = match configured {
         Some(line) => shlex::split(line)
             .filter(|words| !words.is_empty())
@@ -40,7 +33,7 @@ pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<GatewayComman
         }
     };
     let program = spawn::resolve(&argv[0], env)?;
-    Ok(GatewayCommand { program, argv })
+    Ok(Command { program, argv })
 }
 
 fn words(list: &[&str]) -> Vec<OsString> {

@@ -138,7 +138,8 @@ pub fn run(
     })
 }
 
-fn block_on<F: Future<Output = Result<Exit, Failure>>>(future: F) -> Result<Exit, Failure> {
+/// Run `future` on clawinit's one runtime shape: current-thread, IO and time.
+pub fn block_on<T, F: Future<Output = Result<T, Failure>>>(future: F) -> Result<T, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

@@ -148,3 +148,10 @@ pub fn sops_encrypt_dotenv(plain: &str, out: &Path) {
     std::fs::remove_file(&plain_file).unwrap();
     std::fs::write(out, enc.stdout).unwrap();
 }
+
+/// The pinned OpenClaw version, as scripts/install-openclaw.sh sets it.
+pub fn pinned_openclaw() -> String {
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-openclaw.sh")).unwrap();
+    script.lines().find_map(|l| l.strip_prefix("OPENCLAW_VERSION=")).unwrap().trim_matches('"').to_string()
+}
