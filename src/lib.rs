@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod environment;
 pub mod exit;
+pub mod fault;
 pub mod logging;
 pub mod ownership;
 pub mod secrets;

@@ -163,7 +163,7 @@ pub fn write_config(loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Re
     create_dir(dir, owner)?;
     remove_stale_temps(loc);
     let temp = write_temp(loc, bytes, owner)?;
-    fault_point("before-rename");
+    crate::fault::abort_at("before-rename");
     if loc.target.exists() {
         keep_backup(loc)?;
     }
@@ -257,12 +257,4 @@ fn sync_dir(dir: &Path) -> Result<(), Failure> {
 
 fn cannot(what: &str, path: &Path, e: std::io::Error) -> Failure {
     Failure::new(Exit::Config, format!("{}: cannot {what}: {e}", path.display()))
-}
-
-/// Test builds only: `CLAWINIT_FAULT=<point>` aborts there, so tests can
-/// show that a crash mid-write leaves the old file intact.
-fn fault_point(point: &str) {
-    if cfg!(debug_assertions) && std::env::var_os("CLAWINIT_FAULT").is_some_and(|v| v == point) {
-        std::process::abort();
-    }
 }
