@@ -84,7 +84,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let prepared = config::prepare(settings, &mut env, Mode::Write, owner.as_ref())?;
     log_summary(&prepared);
     if let Some(account) = &owner {
-        ownership::hand_over(&prepared.location, account)?;
+        ownership::hand_over(&prepared.location.state_dir, account)?;
         env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
     }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.

@@ -8,6 +8,8 @@ pub mod config;
 pub mod environment;
 pub mod exit;
 pub mod fault;
+pub mod files;
+pub mod interrupt;
 pub mod logging;
 pub mod ownership;
 pub mod secrets;

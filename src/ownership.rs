@@ -1,44 +1,150 @@
 //! Before dropping privileges: hand the state dir to `CLAWINIT_USER`, so the
 //! gateway can write its sessions, caches and config there. Like
-//! `find DIR ! -user U -exec chown U:G {} +`: entries already owned by the
-//! user are untouched, symlinks are changed themselves and never followed.
+//! `find DIR -xdev ! -user U -exec chown -h U:G {} +`, but safe while the
+//! user races it: the walk holds a handle on every directory it enters and
+//! opens each entry by name inside it without following symlinks, so a
+//! directory swapped for a symlink mid-walk leads nowhere; it stays on the
+//! state dir's mount, skips files with more than one link (a hard link to a
+//! file outside) and entries on a read-only mount (a bind-mounted source).
 
-use std::os::unix::fs::MetadataExt;
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::account::Account;
-use crate::config::store::Location;
-use crate::exit::{Exit, Failure};
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
-pub fn hand_over(location: &Location, account: &Account) -> Result<(), Failure> {
+use crate::account::Account;
+use crate::exit::{Exit, Failure};
+use crate::files::{self, FileError};
+
+/// Directories that are never handed over, nor anything that contains one:
+/// they hold the system or other users' files.
+const REFUSED: [&str; 18] = [
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run",
+    "/sbin", "/sys", "/tmp", "/usr", "/var",
+];
+
+/// Deeper than this, the walk stops (with a warning): a hostile tree cannot
+/// exhaust clawinit's stack or file descriptors.
+const MAX_DEPTH: usize = 128;
+
+#[derive(Default)]
+struct Walk {
+    changed: usize,
+    linked: Vec<String>,
+    read_only: usize,
+    other_mounts: usize,
+    too_deep: usize,
+}
+
+pub fn hand_over(state_dir: &Path, account: &Account) -> Result<(), Failure> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(()); // not ours to change; the children run as we do
     }
-    let Some(state_dir) = location.target.parent() else { return Ok(()) };
-    let mut changed = 0usize;
-    chown_tree(state_dir, account, &mut changed)?;
-    if changed > 0 {
-        tracing::info!(dir = %state_dir.display(), entries = changed, "state dir handed to CLAWINIT_USER");
+    let fail = |e: FileError| cannot(state_dir, e);
+    let dir = match files::open_dir(state_dir) {
+        Err(FileError::NotFound) => return Ok(()), // nothing to hand over yet
+        other => other.map_err(fail)?,
+    };
+    let top = fstat(&dir).map_err(|e| fail(e.into()))?;
+    if let Some(system) = system_dir(&top) {
+        return Err(Failure::new(
+            Exit::Config,
+            format!(
+                "{}: refusing to hand {system} to CLAWINIT_USER; set OPENCLAW_STATE_DIR to a directory of its own",
+                state_dir.display()
+            ),
+        ));
     }
+    let mount = files::mount_id(&dir);
+    let mut walk = Walk::default();
+    chown_entry(&dir, &top, account, &mut walk).map_err(fail)?;
+    walk_dir(&dir, (top.st_dev, mount), account, 1, &mut walk).map_err(fail)?;
+    report(state_dir, &walk);
     Ok(())
 }
 
-fn chown_tree(path: &Path, account: &Account, changed: &mut usize) -> Result<(), Failure> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| cannot(path, e))?;
-    if meta.uid() != account.uid.as_raw() || meta.gid() != account.gid.as_raw() {
-        std::os::unix::fs::lchown(path, Some(account.uid.as_raw()), Some(account.gid.as_raw()))
-            .map_err(|e| cannot(path, e))?;
-        *changed += 1;
-    }
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(|e| cannot(path, e))? {
-            let entry = entry.map_err(|e| cannot(path, e))?;
-            chown_tree(&entry.path(), account, changed)?;
+/// The refused directory `dir` is, or one it contains (only `/` contains any).
+fn system_dir(dir: &FileStat) -> Option<&'static str> {
+    let same = |p: &str| nix::sys::stat::stat(p).is_ok_and(|s| (s.st_dev, s.st_ino) == (dir.st_dev, dir.st_ino));
+    REFUSED.into_iter().find(|p| same(p))
+}
+
+fn walk_dir(dir: &OwnedFd, mount: (u64, Option<u64>), account: &Account, depth: usize, walk: &mut Walk) -> Result<(), FileError> {
+    let listing = nix::dir::Dir::from_fd(nix::unistd::dup(dir)?)?;
+    for entry in listing.into_iter() {
+        let entry = entry?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let handle = match openat(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue, // removed meanwhile
+            Err(e) => return Err(e.into()),
+        };
+        let stat = fstat(&handle)?;
+        if stat.st_dev != mount.0 || files::mount_id(&handle) != mount.1 {
+            walk.other_mounts += 1;
+            continue;
+        }
+        let kind = files::kind(&stat);
+        if kind == SFlag::S_IFREG && stat.st_nlink > 1 {
+            walk.linked.push(name.to_string_lossy().escape_debug().to_string());
+            continue;
+        }
+        chown_entry(&handle, &stat, account, walk)?;
+        if kind != SFlag::S_IFDIR {
+            continue;
+        }
+        if depth >= MAX_DEPTH {
+            walk.too_deep += 1;
+            continue;
+        }
+        match files::open_subdir(dir, name, &stat) {
+            Ok(sub) => walk_dir(&sub, mount, account, depth + 1, walk)?,
+            Err(FileError::NotFound | FileError::Changed) => {} // moved or swapped meanwhile: not ours to follow
+            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-fn cannot(path: &Path, e: std::io::Error) -> Failure {
+/// chown the entry `handle` refers to (a symlink itself, never its target).
+fn chown_entry(handle: &OwnedFd, stat: &FileStat, account: &Account, walk: &mut Walk) -> Result<(), FileError> {
+    if stat.st_uid == account.uid.as_raw() && stat.st_gid == account.gid.as_raw() {
+        return Ok(());
+    }
+    match nix::unistd::fchownat(handle, "", Some(account.uid), Some(account.gid), AtFlags::AT_EMPTY_PATH) {
+        Ok(()) => walk.changed += 1,
+        Err(Errno::EROFS) => walk.read_only += 1,
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+fn report(state_dir: &Path, walk: &Walk) {
+    let dir = state_dir.display();
+    if walk.changed > 0 {
+        tracing::info!(dir = %dir, entries = walk.changed, "state dir handed to CLAWINIT_USER");
+    }
+    if !walk.linked.is_empty() {
+        tracing::warn!(dir = %dir, names = %walk.linked.join(","), "files with more than one hard link were not handed over");
+    }
+    if walk.read_only > 0 {
+        tracing::info!(dir = %dir, entries = walk.read_only, "entries on a read-only mount were left as they are");
+    }
+    if walk.other_mounts > 0 {
+        tracing::info!(dir = %dir, entries = walk.other_mounts, "mount points inside the state dir were not crossed");
+    }
+    if walk.too_deep > 0 {
+        tracing::warn!(dir = %dir, entries = walk.too_deep, "directories deeper than {MAX_DEPTH} levels were not handed over");
+    }
+}
+
+fn cannot(path: &Path, e: FileError) -> Failure {
     Failure::new(Exit::Config, format!("{}: cannot hand over to CLAWINIT_USER: {e}", path.display()))
 }

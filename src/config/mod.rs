@@ -66,16 +66,16 @@ pub fn prepare(
     let mut outcome = compute(&location, settings, env, overlay.as_ref())?;
     let mut written = false;
     if write && (outcome.changed || outcome.state_stale) {
-        let _lock = store::lock(&location, owner)?;
+        let locked = store::lock(&location, owner)?;
         // Another start may have written meanwhile: decide again on what is
         // on disk now, and write only what is still needed.
         outcome = compute(&location, settings, env, overlay.as_ref())?;
         if outcome.changed {
-            store::write_config(&location, &outcome.bytes, owner)?;
+            store::write_config(&locked, &location, &outcome.bytes, owner)?;
             written = true;
         }
         if outcome.state_stale {
-            store::write_state(&location, &outcome.rendered.state, owner)?;
+            store::write_state(&locked, &location, &outcome.rendered.state, owner)?;
         }
     }
     provide_token(&outcome.rendered.doc, env);
@@ -154,11 +154,11 @@ fn compute(
 
     let on_disk = match location.target == location.source {
         true => source_text.map(String::into_bytes),
-        false => std::fs::read(&location.target).ok(),
+        false => store::read_own(&location.target),
     };
     let changed = on_disk.as_deref() != Some(&bytes[..]);
     let state_stale =
-        location.read_only.is_none() && std::fs::read(location.state_file()).ok() != Some(rendered.state.to_bytes());
+        location.read_only.is_none() && store::read_own(&location.state_file()) != Some(rendered.state.to_bytes());
     Ok(Outcome { rendered, bytes, changed, state_stale, providers: plan.providers, warnings })
 }
 

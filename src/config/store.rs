@@ -6,22 +6,26 @@
 //! `-prev.1`..`-prev.3` (the last versions it replaced; OpenClaw's own
 //! backups are `openclaw.json.bak*`), `-tmp.<pid>` (a write in progress).
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::errno::Errno;
+use nix::fcntl::{openat, renameat, AtFlags, Flock, FlockArg, OFlag};
+use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
-use nix::unistd::{access, AccessFlags};
+use nix::unistd::{access, linkat, unlinkat, AccessFlags, UnlinkatFlags};
 
 use super::json::{parse_json5, SyntaxError};
 use super::plan::Lookup;
 use super::state::State;
 use crate::account::Account;
 use crate::exit::{Exit, Failure};
+use crate::files::{self, FileError, CONFIG_FILE_LIMIT};
 
 const BACKUPS: usize = 3;
 const RENDERED_NAME: &str = "openclaw.rendered.json";
@@ -35,6 +39,8 @@ pub struct Location {
     pub target: PathBuf,
     /// Why the source is read-only, when it is.
     pub read_only: Option<&'static str>,
+    /// OpenClaw's state dir: what `CLAWINIT_USER` is handed.
+    pub state_dir: PathBuf,
 }
 
 impl Location {
@@ -53,54 +59,58 @@ impl Location {
                 )
             })?;
         let source = var("OPENCLAW_CONFIG_PATH").unwrap_or_else(|| state_dir.join("openclaw.json"));
-        let read_only = read_only_reason(&source);
+        let read_only = read_only_reason(&source)?;
         let target = match read_only {
             Some(_) => state_dir.join(RENDERED_NAME),
             None => source.clone(),
         };
-        Ok(Location { source, target, read_only })
+        Ok(Location { source, target, read_only, state_dir })
     }
 
-    fn beside(&self, suffix: &str) -> PathBuf {
+    fn name(&self, suffix: &str) -> OsString {
         let mut name = self.target.file_name().unwrap_or_default().to_os_string();
         name.push(suffix);
-        self.target.with_file_name(name)
+        name
     }
 
     pub fn state_file(&self) -> PathBuf {
-        self.beside(".clawinit-state")
+        self.target.with_file_name(self.name(".clawinit-state"))
     }
 
     pub fn backup(&self, n: usize) -> PathBuf {
-        self.beside(&format!(".clawinit-prev.{n}"))
+        self.target.with_file_name(self.name(&format!(".clawinit-prev.{n}")))
     }
 
-    fn lock_file(&self) -> PathBuf {
-        self.beside(".clawinit-lock")
-    }
-
-    fn temp_prefix(&self) -> OsString {
-        self.beside(".clawinit-tmp.").file_name().unwrap_or_default().to_os_string()
+    fn target_name(&self) -> OsString {
+        self.name("")
     }
 }
 
 /// A source clawinit must not replace: a symlink (a Kubernetes ConfigMap
-/// volume, or the user's own link), a file on a read-only file system or
+/// volume, or root's own link), a file on a read-only file system or
 /// bind-mounted on its own (rename onto it fails with EBUSY), or one in a
-/// directory clawinit cannot write.
-fn read_only_reason(source: &Path) -> Option<&'static str> {
-    let meta = fs::symlink_metadata(source).ok()?;
+/// directory clawinit cannot write. A symlink anyone else planted is an
+/// error: following it would let them choose what root reads.
+fn read_only_reason(source: &Path) -> Result<Option<&'static str>, Failure> {
+    let resolved = match files::resolve(source) {
+        Ok(resolved) => resolved,
+        Err(FileError::NotFound) => return Ok(None),
+        Err(e) => return Err(cannot("open", source, e)),
+    };
+    let Some((handle, _)) = &resolved.entry else { return Ok(None) };
+    let Ok(meta) = fs::symlink_metadata(source) else { return Ok(None) };
     if meta.file_type().is_symlink() {
-        return Some("a symlink");
+        return Ok(Some("a symlink"));
     }
     if statvfs(source).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
-        return Some("on a read-only file system");
+        return Ok(Some("on a read-only file system"));
     }
     let dir = parent(source);
-    if fs::metadata(dir).is_ok_and(|d| d.dev() != meta.dev()) {
-        return Some("a file mounted on its own");
+    let own_mount = files::mount_id(&resolved.dir) != files::mount_id(handle);
+    if own_mount || fs::metadata(dir).is_ok_and(|d| d.dev() != meta.dev()) {
+        return Ok(Some("a file mounted on its own"));
     }
-    access(dir, AccessFlags::W_OK).is_err().then_some("in a directory clawinit cannot write")
+    Ok(access(dir, AccessFlags::W_OK).is_err().then_some("in a directory clawinit cannot write"))
 }
 
 fn parent(path: &Path) -> &Path {
@@ -110,34 +120,54 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
-/// The exclusive lock serializing concurrent starts on one volume; held
-/// from reading the config until the write is done.
-pub struct Lock(#[allow(dead_code)] Flock<File>);
+/// The exclusive lock serializing concurrent starts on one volume, held from
+/// reading the config until the write is done, with the handle on the
+/// directory every later step works in by name (never by full path).
+pub struct Locked {
+    dir: OwnedFd,
+    _lock: Flock<File>,
+}
 
-pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Lock, Failure> {
-    let path = loc.lock_file();
-    create_dir(parent(&path), owner)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| cannot("open the lock", &path, e))?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map(Lock)
-        .map_err(|(_, errno)| cannot("lock", &path, std::io::Error::from(errno)))
+pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> {
+    let dir_path = parent(&loc.target);
+    let dir = create_dir(dir_path, owner)?;
+    let name = loc.name(".clawinit-lock");
+    let shown = dir_path.join(&name);
+    let file = open_lock_file(&dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
+    let lock = Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| cannot("lock", &shown, errno.into()))?;
+    Ok(Locked { dir, _lock: lock })
+}
+
+/// Open (or create) the lock file without following a symlink; anything but
+/// a regular file planted there is removed first (it is only a lock).
+fn open_lock_file(dir: &OwnedFd, name: &OsStr) -> Result<File, Errno> {
+    let flags = OFlag::O_CREAT | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    for _ in 0..2 {
+        match openat(dir, name, flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) if files::kind(&fstat(&fd)?) == SFlag::S_IFREG => return Ok(File::from(fd)),
+            Ok(_) | Err(Errno::ELOOP | Errno::ENXIO) => unlinkat(dir, name, UnlinkatFlags::NoRemoveDir)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::ELOOP)
 }
 
 /// The config as text, or `None` when there is no file yet.
 pub fn read(path: &Path) -> Result<Option<String>, Failure> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
+    match files::read(path, CONFIG_FILE_LIMIT) {
+        Ok(bytes) => String::from_utf8(bytes.to_vec())
             .map(Some)
             .map_err(|_| Failure::new(Exit::Config, format!("{}: not UTF-8 text", path.display()))),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(FileError::NotFound) => Ok(None),
         Err(e) => Err(cannot("read", path, e)),
     }
+}
+
+/// The bytes of a file clawinit wrote, for comparison; `None` when absent or
+/// not readable as a regular file (then it is rewritten).
+pub fn read_own(path: &Path) -> Option<Vec<u8>> {
+    files::read(path, CONFIG_FILE_LIMIT).ok().map(|b| b.to_vec())
 }
 
 /// Parse JSON5 whose top level must be an object.
@@ -152,96 +182,113 @@ pub fn parse(path: &Path, text: &str) -> Result<serde_json::Value, Failure> {
 }
 
 pub fn read_state(loc: &Location) -> State {
-    fs::read(loc.state_file()).ok().and_then(|b| State::parse(&b)).unwrap_or_default()
+    read_own(&loc.state_file()).and_then(|b| State::parse(&b)).unwrap_or_default()
 }
 
 /// Replace the config: temp file beside it, fsync, keep the old one as
 /// `-prev.1`, rename, fsync the directory. A crash at any point leaves either
 /// the old or the new file, never a torn one.
-pub fn write_config(loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Result<(), Failure> {
-    let dir = parent(&loc.target);
-    create_dir(dir, owner)?;
-    remove_stale_temps(loc);
-    let temp = write_temp(loc, bytes, owner)?;
+pub fn write_config(locked: &Locked, loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Result<(), Failure> {
+    let dir = &locked.dir;
+    let target = loc.target_name();
+    remove_stale_temps(dir, loc);
+    let temp = write_temp(dir, loc, bytes, owner)?;
     crate::fault::abort_at("before-rename");
-    if loc.target.exists() {
-        keep_backup(loc)?;
+    if files::lstat_at(dir, &target).is_ok() {
+        keep_backup(dir, loc)?;
     }
-    fs::rename(&temp, &loc.target).map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        cannot("replace", &loc.target, e)
-    })?;
-    sync_dir(dir)
+    replace(dir, &temp, &target, &loc.target)?;
+    files::sync(dir).map_err(|e| cannot("sync", parent(&loc.target), e))
 }
 
 /// The state file is written the same way, without backups.
-pub fn write_state(loc: &Location, state: &State, owner: Option<&Account>) -> Result<(), Failure> {
-    let path = loc.state_file();
-    let bytes = state.to_bytes();
-    let temp = write_temp(loc, &bytes, owner)?;
-    fs::rename(&temp, &path).map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        cannot("replace", &path, e)
-    })?;
-    sync_dir(parent(&path))
+pub fn write_state(locked: &Locked, loc: &Location, state: &State, owner: Option<&Account>) -> Result<(), Failure> {
+    let temp = write_temp(&locked.dir, loc, &state.to_bytes(), owner)?;
+    replace(&locked.dir, &temp, &loc.name(".clawinit-state"), &loc.state_file())?;
+    files::sync(&locked.dir).map_err(|e| cannot("sync", parent(&loc.target), e))
 }
 
-fn write_temp(loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Result<PathBuf, Failure> {
-    let mut name = loc.temp_prefix();
+fn replace(dir: &OwnedFd, temp: &OsStr, name: &OsStr, shown: &Path) -> Result<(), Failure> {
+    renameat(dir, temp, dir, name).map_err(|e| {
+        let _ = unlinkat(dir, temp, UnlinkatFlags::NoRemoveDir);
+        cannot("replace", shown, e.into())
+    })
+}
+
+fn write_temp(dir: &OwnedFd, loc: &Location, bytes: &[u8], owner: Option<&Account>) -> Result<OsString, Failure> {
+    let mut name = loc.name(".clawinit-tmp.");
     name.push(std::process::id().to_string());
-    let temp = loc.target.with_file_name(name);
-    let _ = fs::remove_file(&temp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(|e| cannot("create", &temp, e))?;
+    let shown = loc.target.with_file_name(&name);
+    let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(dir, name.as_os_str(), flags, Mode::from_bits_truncate(0o600))
+        .map_err(|e| cannot("create", &shown, e.into()))?;
+    let mut file = File::from(fd);
     let result = file.write_all(bytes).and_then(|()| chown(&file, owner)).and_then(|()| file.sync_all());
     result.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        cannot("write", &temp, e)
+        let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        cannot("write", &shown, FileError::Io(e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)))
     })?;
-    Ok(temp)
+    Ok(name)
 }
 
 /// Rotate `-prev.N` and hard-link the current file as `-prev.1` (the rename
 /// that follows then leaves the old inode there; no copy).
-fn keep_backup(loc: &Location) -> Result<(), Failure> {
+fn keep_backup(dir: &OwnedFd, loc: &Location) -> Result<(), Failure> {
+    let prev = |n: usize| loc.name(&format!(".clawinit-prev.{n}"));
     for n in (1..BACKUPS).rev() {
-        match fs::rename(loc.backup(n), loc.backup(n + 1)) {
-            Err(e) if e.kind() != ErrorKind::NotFound => return Err(cannot("rotate", &loc.backup(n), e)),
+        match renameat(dir, prev(n).as_os_str(), dir, prev(n + 1).as_os_str()) {
+            Err(e) if e != Errno::ENOENT => return Err(cannot("rotate", &loc.backup(n), e.into())),
             _ => {}
         }
     }
-    let first = loc.backup(1);
-    let _ = fs::remove_file(&first);
-    fs::hard_link(&loc.target, &first)
-        .or_else(|_| fs::copy(&loc.target, &first).map(drop))
-        .map_err(|e| cannot("back up", &loc.target, e))
+    let first = prev(1);
+    let _ = unlinkat(dir, first.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    // Without AT_SYMLINK_FOLLOW: a symlink is linked as itself, never its target.
+    linkat(dir, loc.target_name().as_os_str(), dir, first.as_os_str(), AtFlags::empty())
+        .map_err(|e| cannot("back up", &loc.target, e.into()))
 }
 
 /// Temp files left by a crash; safe to remove while holding the lock.
-fn remove_stale_temps(loc: &Location) {
-    let prefix = loc.temp_prefix();
-    let Ok(entries) = fs::read_dir(parent(&loc.target)) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().as_encoded_bytes().starts_with(prefix.as_encoded_bytes()) {
-            let _ = fs::remove_file(entry.path());
-        }
+fn remove_stale_temps(dir: &OwnedFd, loc: &Location) {
+    let prefix = loc.name(".clawinit-tmp.");
+    let Ok(listing) = nix::unistd::dup(dir).and_then(nix::dir::Dir::from_fd) else { return };
+    let stale: Vec<OsString> = listing
+        .into_iter()
+        .flatten()
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n.as_bytes().starts_with(prefix.as_bytes()))
+        .collect();
+    for name in stale {
+        let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
     }
 }
 
-fn create_dir(dir: &Path, owner: Option<&Account>) -> Result<(), Failure> {
-    if dir.is_dir() {
-        return Ok(());
+/// Open the directory `path`, creating what is missing (mode 0700, owned by
+/// `owner`) one component at a time, never through an untrusted symlink.
+fn create_dir(path: &Path, owner: Option<&Account>) -> Result<OwnedFd, Failure> {
+    let mut prefix = PathBuf::new();
+    for component in path.components() {
+        prefix.push(component);
+        let resolved = files::resolve(&prefix).map_err(|e| cannot("create", &prefix, e))?;
+        if resolved.entry.is_some() {
+            continue;
+        }
+        mkdirat(&resolved.dir, resolved.name.as_os_str(), Mode::from_bits_truncate(0o700))
+            .or_else(|e| if e == Errno::EEXIST { Ok(()) } else { Err(e) })
+            .map_err(|e| cannot("create", &prefix, e.into()))?;
+        if let Some(account) = owner.filter(|_| nix::unistd::geteuid().is_root()) {
+            nix::unistd::fchownat(
+                &resolved.dir,
+                resolved.name.as_os_str(),
+                Some(account.uid),
+                Some(account.gid),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| cannot("chown", &prefix, e.into()))?;
+        }
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| cannot("create", dir, e))?;
-    if let Some(account) = owner.filter(|_| nix::unistd::geteuid().is_root()) {
-        std::os::unix::fs::chown(dir, Some(account.uid.as_raw()), Some(account.gid.as_raw()))
-            .map_err(|e| cannot("chown", dir, e))?;
-    }
-    Ok(())
+    files::open_dir(path).map_err(|e| cannot("open", path, e))
 }
 
 fn chown(file: &File, owner: Option<&Account>) -> std::io::Result<()> {
@@ -251,10 +298,6 @@ fn chown(file: &File, owner: Option<&Account>) -> std::io::Result<()> {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Failure> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| cannot("sync", dir, e))
-}
-
-fn cannot(what: &str, path: &Path, e: std::io::Error) -> Failure {
+fn cannot(what: &str, path: &Path, e: FileError) -> Failure {
     Failure::new(Exit::Config, format!("{}: cannot {what}: {e}", path.display()))
 }

@@ -4,13 +4,24 @@
 //! prompts: passphrase-protected keys are reported as unsupported.
 
 use std::io::{Cursor, Read};
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+
+use crate::files::{self, FileError, KEY_FILE_LIMIT};
+use crate::interrupt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 use zeroize::Zeroizing;
 
 /// The identity-related environment, read once. Empty variables count as unset.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct IdentitySources {
     pub age_key: Option<Zeroizing<String>>,
     pub age_key_file: Option<PathBuf>,
@@ -18,6 +29,25 @@ pub struct IdentitySources {
     pub ssh_key_file: Option<PathBuf>,
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
+    /// How long `SOPS_AGE_KEY_CMD` may run (`CLAWINIT_KEY_CMD_TIMEOUT`).
+    pub key_cmd_timeout: Duration,
+}
+
+/// `CLAWINIT_KEY_CMD_TIMEOUT`'s default.
+pub const KEY_CMD_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for IdentitySources {
+    fn default() -> Self {
+        IdentitySources {
+            age_key: None,
+            age_key_file: None,
+            age_key_cmd: None,
+            ssh_key_file: None,
+            home: None,
+            xdg_config_home: None,
+            key_cmd_timeout: KEY_CMD_TIMEOUT,
+        }
+    }
 }
 
 /// Variables that carry identities; removed from every child's environment.
@@ -35,6 +65,7 @@ impl IdentitySources {
             home: path("HOME"),
             // Go's os.UserConfigDir ignores a relative XDG_CONFIG_HOME.
             xdg_config_home: path("XDG_CONFIG_HOME").filter(|p| p.is_absolute()),
+            key_cmd_timeout: KEY_CMD_TIMEOUT,
         }
     }
 
@@ -77,7 +108,7 @@ impl Identities {
             }
         }
         if let Some(cmd) = &sources.age_key_cmd {
-            match run_key_cmd(cmd) {
+            match run_key_cmd(cmd, sources.key_cmd_timeout) {
                 Ok(text) => ids.age_text("SOPS_AGE_KEY_CMD", &text),
                 Err(e) => ids.problems.push(format!("SOPS_AGE_KEY_CMD: {e}")),
             }
@@ -85,7 +116,7 @@ impl Identities {
         if let Some(file) = sources.default_keys_file() {
             match read_secret(&file) {
                 Ok(text) => ids.age_text(&file.display().to_string(), &text),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(FileError::NotFound) => {}
                 Err(e) => ids.problems.push(format!("{}: {e}", file.display())),
             }
         }
@@ -106,7 +137,7 @@ impl Identities {
     fn ssh_file(&mut self, label: &str, path: &Path, required: bool) {
         let bytes = match read_secret(path) {
             Ok(bytes) => bytes,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(FileError::NotFound) if !required => return,
             Err(e) => return self.problems.push(format!("{label}: {e}")),
         };
         match age::ssh::Identity::from_buffer(Cursor::new(&bytes[..]), Some(path.display().to_string())) {
@@ -123,10 +154,8 @@ impl Identities {
     }
 }
 
-fn read_secret(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let mut buf = Zeroizing::new(Vec::new());
-    std::fs::File::open(path)?.read_to_end(&mut buf)?;
-    Ok(buf)
+fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, FileError> {
+    files::read(path, KEY_FILE_LIMIT)
 }
 
 /// sops's `parseIdentities`: line by line, `#` comments and blank lines skipped,
@@ -156,23 +185,83 @@ fn parse_age_identities(text: &[u8]) -> Result<Vec<age::x25519::Identity>, Strin
 }
 
 /// Run `SOPS_AGE_KEY_CMD`, split with shell-like rules and executed without a
-/// shell (as sops does); its stdout holds identities.
-fn run_key_cmd(cmd: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+/// shell (as sops does); its stdout holds identities. Unlike sops it is
+/// bounded: the timeout, the output size, and a stop request end it, and its
+/// whole process group is killed afterwards, so nothing it started in the
+/// background outlives it holding clawinit's environment.
+fn run_key_cmd(cmd: &str, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, String> {
     let argv = shlex::split(cmd).ok_or("unbalanced quotes")?;
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let child = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let output = child.wait_with_output().map_err(|e| format!("{program}: {e}"))?;
-    let stdout = Zeroizing::new(output.stdout);
-    if !output.status.success() {
-        return Err(format!("{program} failed ({})", output.status));
+    let deadline = Instant::now() + timeout;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let result = collect_output(stdout, deadline, timeout).and_then(|out| wait_exit(&mut child, deadline, timeout).map(|s| (out, s)));
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.wait();
+    let (stdout, status) = result?;
+    if !status.success() {
+        return Err(format!("{program} failed ({status})"));
     }
     Ok(stdout)
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {} s (CLAWINIT_KEY_CMD_TIMEOUT)", timeout.as_secs())
+}
+
+/// Read the command's stdout to its end, at most `KEY_FILE_LIMIT` bytes.
+fn collect_output(mut stdout: ChildStdout, deadline: Instant, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, String> {
+    let stop = interrupt::watch();
+    let mut out = Zeroizing::new(Vec::new());
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out(timeout));
+        }
+        let mut fds = vec![PollFd::new(stdout.as_fd(), PollFlags::POLLIN)];
+        fds.extend(stop.as_ref().map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN)));
+        let wait = PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, wait) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        if fds.get(1).and_then(PollFd::revents).is_some_and(|r| !r.is_empty()) {
+            return Err("interrupted by a stop request".into());
+        }
+        let n = stdout.read(&mut chunk[..]).map_err(|e| format!("reading its output: {e}"))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if out.len() as u64 > KEY_FILE_LIMIT {
+            return Err(format!("its output is larger than {} MiB", KEY_FILE_LIMIT >> 20));
+        }
+    }
+}
+
+/// Wait for the command to exit (it closed its stdout), within the deadline.
+fn wait_exit(child: &mut Child, deadline: Instant, timeout: Duration) -> Result<ExitStatus, String> {
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            return Err(timed_out(timeout));
+        }
+        if interrupt::pending().is_some() {
+            return Err("interrupted by a stop request".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[cfg(test)]

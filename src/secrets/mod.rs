@@ -12,7 +12,6 @@ pub mod store;
 pub mod tree;
 mod walk;
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::exit::{Exit, Failure};
@@ -58,15 +57,12 @@ impl From<SecretsError> for Failure {
 /// Read and decrypt the SOPS file at `path`.
 pub fn decrypt_file(path: &Path, sources: &IdentitySources) -> Result<Document, SecretsError> {
     let file = path.display().to_string();
-    let missing = |what: String| SecretsError { kind: ErrorKind::Missing, message: format!("{file}: {what}") };
-    // The file holds ciphertext (and values the user chose not to encrypt), so
-    // it is not wiped; every decrypted value is.
-    let mut content = Vec::new();
-    let mut handle = std::fs::File::open(path).map_err(|e| missing(format!("cannot open secrets file: {e}")))?;
-    if handle.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(missing("is a directory, not a secrets file".into()));
-    }
-    handle.read_to_end(&mut content).map_err(|e| missing(format!("cannot read secrets file: {e}")))?;
+    // The file holds ciphertext (and values the user chose not to encrypt);
+    // the buffer is wiped anyway, as is every decrypted value.
+    let content = crate::files::read(path, crate::files::SECRETS_FILE_LIMIT).map_err(|e| SecretsError {
+        kind: ErrorKind::Missing,
+        message: format!("{file}: cannot read secrets file: {e}"),
+    })?;
     decrypt_bytes(&content, &file, sources)
 }
 
