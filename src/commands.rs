@@ -10,6 +10,7 @@ use crate::cli::OutputType;
 use crate::config::{self, Mode, Prepared};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
+use crate::interrupt;
 use crate::ownership;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
 use crate::settings::Settings;
@@ -27,8 +28,7 @@ pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure>
         OutputType::Json => store::json::emit(&doc.tree),
     }
     .map_err(|e| Failure::new(Exit::SecretsMalformed, format!("{}: {e}", file.display())))?;
-    write_out(&bytes)?;
-    Ok(Exit::Child(0))
+    write_out(&bytes)
 }
 
 /// `clawinit exec`: decrypt, then run the command with the secrets in its
@@ -37,6 +37,7 @@ pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Sett
     let pid1 = supervise::init()?;
     let env = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
     let command = resolve_command(command, &env)?;
+    interrupt::check()?;
     supervise::exec(&pid1, &command, &env, Duration::from_secs(settings.stop_timeout))
 }
 
@@ -51,7 +52,13 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     let Some(file) = secrets_file else {
         return Ok(env);
     };
-    let doc = secrets::decrypt_file(file, &IdentitySources::from_env())?;
+    // A stop request during a slow key command surfaces as a failed
+    // identity: the stop is what to report.
+    let doc = secrets::decrypt_file(file, &IdentitySources::from_env()).map_err(|e| match interrupt::check() {
+        Err(stopped) => stopped,
+        Ok(()) => Failure::from(e),
+    })?;
+    crate::fault::abort_at("after-decrypt");
     let vars = secrets::environment_items(&doc, &file.display().to_string())?;
     let total = vars.len();
     let report = env.merge_secrets(vars, settings.secrets_override);
@@ -69,6 +76,12 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     if !report.dropped_identity.is_empty() {
         tracing::warn!(names = %report.dropped_identity.join(","), "identity variables in the secrets file are never passed to children");
     }
+    if !report.dropped_loader.is_empty() {
+        tracing::warn!(names = %report.dropped_loader.join(","), "dynamic-loader variables in the secrets file are never passed to children");
+    }
+    if !report.dropped_invalid.is_empty() {
+        tracing::warn!(names = %report.dropped_invalid.join(","), "names in the secrets file that are not valid variable names were not passed");
+    }
     Ok(env)
 }
 
@@ -78,6 +91,7 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
     let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
+    interrupt::check()?;
     let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
     let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
     let worker = if worker.is_empty() { None } else { Some(resolve_command(worker, &env)?) };
@@ -89,6 +103,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
     env.set("OPENCLAW_NO_RESPAWN", zeroize::Zeroizing::new(b"1".to_vec()));
+    interrupt::check()?;
     let options = supervise::RunOptions {
         probe: settings.ready_probe,
         port: prepared.port,
@@ -128,7 +143,10 @@ fn log_summary(p: &Prepared) {
 pub fn render(settings: &Settings) -> Result<Exit, Failure> {
     let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
     let prepared = config::prepare(settings, &mut env, Mode::DryRun, None)?;
-    write_out(&prepared.bytes)?;
+    let written = write_out(&prepared.bytes)?;
+    if written != Exit::Child(0) {
+        return Ok(written);
+    }
     let mut err = std::io::stderr().lock();
     for line in summary(&prepared) {
         let _ = writeln!(err, "{line}");
@@ -170,10 +188,13 @@ pub fn summary(p: &Prepared) -> Vec<String> {
     lines
 }
 
-fn write_out(bytes: &[u8]) -> Result<(), Failure> {
+/// Print to stdout. A reader that went away (`| head`) ends clawinit as it
+/// ends other Unix tools: quietly, with 128+SIGPIPE.
+fn write_out(bytes: &[u8]) -> Result<Exit, Failure> {
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::new(Exit::Internal, format!("cannot write to stdout: {e}")))
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(Exit::Child(0)),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::signaled(libc::SIGPIPE)),
+        Err(e) => Err(Failure::new(Exit::Internal, format!("cannot write to stdout: {e}"))),
+    }
 }

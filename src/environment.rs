@@ -22,6 +22,24 @@ pub struct MergeReport {
     pub overridden: Vec<String>,
     pub kept_existing: Vec<String>,
     pub dropped_identity: Vec<String>,
+    /// Dynamic-loader variables (`LD_PRELOAD`, ...): a secrets file never
+    /// chooses what code the children load.
+    pub dropped_loader: Vec<String>,
+    /// Names no program could read back as a variable (escaped for the log).
+    pub dropped_invalid: Vec<String>,
+}
+
+/// A name as a log line may show it: control characters and non-ASCII bytes
+/// escaped, so a name cannot forge a line.
+pub fn shown_name(name: &[u8]) -> String {
+    name.escape_ascii().to_string()
+}
+
+/// Non-empty, no `=` and no control character: `execve` takes anything
+/// else, and like `sops exec-env` clawinit passes names a shell would not
+/// (`my.key`, `KEY WITH SPACE`) because no shell is involved.
+fn is_valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|b| *b != b'=' && !b.is_ascii_control())
 }
 
 impl ChildEnv {
@@ -44,9 +62,17 @@ impl ChildEnv {
             self.entries.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect();
         for var in secrets {
             let name = var.name.into_bytes();
-            let label = String::from_utf8_lossy(&name).into_owned();
+            let label = shown_name(&name);
+            if !is_valid_name(&name) {
+                report.dropped_invalid.push(label);
+                continue;
+            }
             if name.starts_with(IDENTITY_VARIABLE_PREFIX.as_bytes()) {
                 report.dropped_identity.push(label);
+                continue;
+            }
+            if name.starts_with(b"LD_") {
+                report.dropped_loader.push(label);
                 continue;
             }
             match index.get(&name).copied() {
@@ -136,6 +162,19 @@ mod tests {
         let report = env.merge_secrets(vec![var("A", "file")], true);
         assert_eq!(env.get("A"), Some(&b"file"[..]));
         assert_eq!(report.overridden, ["A"]);
+    }
+
+    #[test]
+    fn loader_variables_and_invalid_names_are_dropped_and_shown_escaped() {
+        let mut env = ChildEnv::inherit(parent(&[("LD_LIBRARY_PATH", "/usr/lib")]));
+        let vars = vec![var("LD_PRELOAD", "/tmp/evil.so"), var("A\nINFO forged", "x"), var("", "x"), var("B C", "ok")];
+        let report = env.merge_secrets(vars, true);
+        assert_eq!(report.dropped_loader, ["LD_PRELOAD"]);
+        assert_eq!(report.dropped_invalid, ["A\\nINFO forged", ""]);
+        assert_eq!(env.get("LD_PRELOAD"), None);
+        assert_eq!(env.get("LD_LIBRARY_PATH"), Some(&b"/usr/lib"[..]), "the platform's own are kept");
+        assert_eq!(env.get("B C"), Some(&b"ok"[..]));
+        assert_eq!(report.added, 1);
     }
 
     #[test]

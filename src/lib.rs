@@ -9,6 +9,7 @@ pub mod environment;
 pub mod exit;
 pub mod fault;
 pub mod files;
+pub mod hardening;
 pub mod interrupt;
 pub mod logging;
 pub mod ownership;

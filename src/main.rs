@@ -10,6 +10,7 @@ use clawinit::logging;
 use clawinit::settings::Settings;
 
 fn main() -> ExitCode {
+    clawinit::hardening::protect_memory();
     let cli = match cli::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {

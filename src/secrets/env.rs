@@ -17,17 +17,16 @@ pub fn environment_items(doc: &Document, file: &str) -> Result<Vec<SecretVar>, S
     let mut vars = Vec::new();
     for item in &doc.tree {
         let Key::Name(name) = &item.key else { continue };
-        if name.is_empty() || name.contains(['=', '\0']) {
-            return Err(fail(format!("key {name:?} cannot be an environment variable name")));
-        }
         let value = match &item.value {
             Value::Scalar(scalar) => scalar.to_env_bytes(),
             Value::Null => super::tree::secret(b"<nil>"),
             Value::Map(_) | Value::List(_) => {
-                return Err(fail(format!("cannot use complex value in environment; offending key {name}")))
+                let name = crate::environment::shown_name(name.as_bytes());
+                return Err(fail(format!("cannot use complex value in environment; offending key {name}")));
             }
         };
         if value.contains(&0) {
+            let name = crate::environment::shown_name(name.as_bytes());
             return Err(fail(format!("the value of {name} contains a NUL byte")));
         }
         vars.push(SecretVar { name: name.clone(), value });

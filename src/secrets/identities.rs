@@ -192,12 +192,21 @@ fn parse_age_identities(text: &[u8]) -> Result<Vec<age::x25519::Identity>, Strin
 fn run_key_cmd(cmd: &str, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, String> {
     let argv = shlex::split(cmd).ok_or("unbalanced quotes")?;
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let mut child = Command::new(program)
+    let mut child = Command::new(program);
+    child
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: the hook only calls setrlimit, which is async-signal-safe.
+    unsafe {
+        child.pre_exec(|| {
+            crate::hardening::restore_core_limit();
+            Ok(())
+        })
+    };
+    let mut child = child
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     let deadline = Instant::now() + timeout;
