@@ -1,0 +1,459 @@
+//! clawinit as root against a hostile state dir and hostile inputs: what the
+//! unprivileged user (uid 1000 here) can plant or race must never make root
+//! read, create or chown anything outside the state dir, block, or leak a
+//! secret. Each test asserts what happens on disk outside the state dir,
+//! exit codes, time and peak memory. Run as root (CI is).
+
+mod support;
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const USER: u32 = 1000;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// `clawinit run` with a gateway that exits at once and no readiness wait:
+/// it runs the whole start-up (secrets, config, hand-over) and stops.
+fn run_once(home: &Path, state: &Path) -> Command {
+    let mut cmd = clawinit(home);
+    cmd.env("OPENCLAW_STATE_DIR", state)
+        .env("CLAWINIT_USER", format!("{USER}:{USER}"))
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .env("CLAWINIT_READY_PROBE", "none")
+        .env("CLAWINIT_LOG", "warn")
+        .arg("run");
+    cmd
+}
+
+/// Run `cmd`, killing it after `limit`: a hang is a test failure, not a
+/// stuck CI job. Returns the output and how long it took.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return (child.wait_with_output().unwrap(), started.elapsed());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("no exit within {limit:?}: {}", text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn owner(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().uid()
+}
+
+/// Peak RSS of `cmd` in KiB, measured by GNU time (installed by
+/// scripts/install-peers.sh), with its exit code.
+fn peak_rss_kib(cmd: &Command, limit: Duration) -> (i32, u64, String) {
+    let report = std::env::temp_dir().join(format!("clawinit-rss-{}-{:?}", std::process::id(), Instant::now()));
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-f").arg("%M").arg("-o").arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    timed.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            timed.env(k, v);
+        }
+    }
+    let (out, _) = run_bounded(&mut timed, limit);
+    let kib = std::fs::read_to_string(&report).unwrap_or_default().lines().last().unwrap_or("0").trim().parse().unwrap();
+    let _ = std::fs::remove_file(&report);
+    (out.status.code().unwrap_or(-1), kib, text(&out.stderr))
+}
+
+#[test]
+fn hand_over_is_the_state_dir_never_the_config_files_parent() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("handover-scope");
+    let conf = home.0.join("etc-like");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::create_dir_all(state.join("sessions")).unwrap();
+    std::fs::write(conf.join("unrelated.conf"), "root's").unwrap();
+    std::fs::write(state.join("sessions/a.json"), "{}").unwrap();
+    let (out, _) = run_bounded(
+        run_once(&home.0, &state).env("OPENCLAW_CONFIG_PATH", conf.join("openclaw.json")),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(owner(&conf), 0, "the config file's directory is not handed over");
+    assert_eq!(owner(&conf.join("unrelated.conf")), 0);
+    for path in [&state, &state.join("sessions"), &state.join("sessions/a.json")] {
+        assert_eq!(owner(path), USER, "{} is handed over", path.display());
+    }
+}
+
+#[test]
+fn system_directories_are_refused() {
+    if !is_root() {
+        return;
+    }
+    // In a private mount namespace with a fresh tmpfs on /run, so that even a
+    // broken refusal could only chown that tmpfs.
+    let home = Scratch::new("handover-system");
+    let script = "mount -t tmpfs tmpfs /run && touch /run/someone-elses && exec \"$0\" \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", script]).arg(env!("CARGO_BIN_EXE_clawinit")).arg("run");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home.0)
+        .env("OPENCLAW_STATE_DIR", "/run")
+        .env("CLAWINIT_USER", format!("{USER}:{USER}"))
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .env("CLAWINIT_READY_PROBE", "none");
+    let (out, _) = run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    let line = one_line(&out);
+    assert!(line.contains("/run") && line.contains("refusing"), "{line}");
+}
+
+/// A racing process running as the user swaps directories of the state dir
+/// for symlinks to a root-owned directory outside, while root hands the
+/// state dir over, 30 starts in a row. A hard link to a file outside sits
+/// in the state dir too. Nothing outside may change owner.
+#[test]
+fn racing_symlink_swaps_and_hard_links_never_lead_outside() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("handover-race");
+    let outside = home.0.join("outside");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&outside).unwrap();
+    for i in 0..20 {
+        std::fs::write(outside.join(format!("root-{i}")), "root's").unwrap();
+    }
+    std::fs::create_dir_all(&state).unwrap();
+    for d in 0..40 {
+        let dir = state.join(format!("d{d}"));
+        std::fs::create_dir_all(dir.join("inner")).unwrap();
+        std::fs::write(dir.join("inner/f"), "").unwrap();
+    }
+    std::fs::hard_link(outside.join("root-0"), state.join("hardlink")).unwrap();
+    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
+    // Everything under the state dir already the user's, so the race runs
+    // while root walks (entries it still has to look at, owned by root,
+    // are re-created each round below).
+    let racer = format!(
+        r#"
+import os, sys
+os.setgid({USER}); os.setuid({USER})
+state, outside = sys.argv[1], sys.argv[2]
+while True:
+    for d in range(40):
+        p = os.path.join(state, "d%d" % d)
+        try:
+            os.rename(p, p + ".real")
+            os.symlink(outside, p)
+            os.unlink(p)
+            os.rename(p + ".real", p)
+        except OSError:
+            pass
+"#
+    );
+    let mut race = Command::new("/usr/bin/python3").arg("-c").arg(racer).arg(&state).arg(&outside).spawn().unwrap();
+    for round in 0..30 {
+        // Give root entries to chown on every round.
+        for d in 0..40 {
+            let f = state.join(format!("d{d}/inner/f"));
+            let _ = std::os::unix::fs::lchown(&f, Some(0), Some(0));
+        }
+        let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(30));
+        assert!(out.status.code().is_some(), "round {round}: {:?}", out.status);
+        for i in 0..20 {
+            let f = outside.join(format!("root-{i}"));
+            assert_eq!(owner(&f), 0, "round {round}: {} changed owner", f.display());
+        }
+        assert_eq!(owner(&outside), 0, "round {round}: the outside dir changed owner");
+    }
+    let _ = race.kill();
+    let _ = race.wait();
+}
+
+#[test]
+fn a_planted_config_symlink_never_makes_root_read_its_target() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("planted-config");
+    let secret_dir = home.0.join("root-only");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    let secret = secret_dir.join("secret.json");
+    std::fs::write(&secret, r#"{"gateway": {"auth": {"token": "ROOT-ONLY-CANARY-7f3a"}}}"#).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
+    symlink(&secret, state.join("openclaw.json")).unwrap();
+    std::os::unix::fs::lchown(state.join("openclaw.json"), Some(USER), Some(USER)).unwrap();
+    let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(one_line(&out).contains("symlink owned by uid 1000"), "{}", text(&out.stderr));
+    assert!(!state.join("openclaw.rendered.json").exists(), "nothing was rendered from the target");
+    for file in all_files(&state) {
+        if file.is_symlink() {
+            continue;
+        }
+        assert!(!contains(&std::fs::read(&file).unwrap(), "ROOT-ONLY-CANARY-7f3a"), "{} leaks", file.display());
+    }
+    assert!(!contains(&out.stderr, "ROOT-ONLY-CANARY-7f3a"));
+}
+
+#[test]
+fn a_planted_lock_symlink_creates_nothing_outside() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("planted-lock");
+    let state = home.0.join("state");
+    let outside = home.0.join("outside");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
+    let lock = state.join("openclaw.json.clawinit-lock");
+    symlink(outside.join("created-by-root"), &lock).unwrap();
+    std::os::unix::fs::lchown(&lock, Some(USER), Some(USER)).unwrap();
+    let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!outside.join("created-by-root").exists(), "root created a file where the symlink pointed");
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_file(), "the lock is a regular file now");
+    assert!(state.join("openclaw.json").is_file());
+}
+
+#[test]
+fn a_read_only_bind_mount_inside_the_state_dir_does_not_stop_the_start() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("handover-ro");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let source = home.0.join("mounted.json");
+    std::fs::write(&source, "{}").unwrap();
+    std::fs::write(state.join("mounted.json"), "").unwrap();
+    let script = "mount --bind \"$1\" \"$2\" && mount -o remount,bind,ro \"$2\" && shift 2 && exec \"$@\"";
+    let inner = run_once(&home.0, &state);
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", script, "sh"])
+        .arg(&source)
+        .arg(state.join("mounted.json"))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear()
+        .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let (out, _) = run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(owner(&state), USER);
+    assert_eq!(owner(&state.join("openclaw.json")), USER);
+}
+
+/// /dev/zero behind every file clawinit reads, and FIFOs with no writer:
+/// each ends at once with the contract code for that input, in little
+/// memory, naming the file.
+#[test]
+fn devices_and_fifos_are_refused_at_once_in_bounded_memory() {
+    let home = Scratch::new("zero-fifo");
+    let key = fixtures().join("keys/key1.txt");
+    let secrets = fixtures().join("ok/basic.enc");
+    let fifo = home.0.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let zero = home.0.join("zero");
+    symlink("/dev/zero", &zero).unwrap();
+    for bad in [&zero, &fifo] {
+        let state = home.0.join("state");
+        let _ = std::fs::remove_dir_all(&state);
+        std::fs::create_dir_all(&state).unwrap();
+        let base = |cmd: &mut Command| {
+            cmd.env("OPENCLAW_STATE_DIR", &state).env("CLAWINIT_GATEWAY_CMD", "true").arg("check");
+        };
+        let cases: [(&str, i32, Box<dyn Fn(&mut Command)>); 4] = [
+            ("secrets file", 66, Box::new(|c: &mut Command| {
+                c.env("CLAWINIT_SECRETS_FILE", bad).env("SOPS_AGE_KEY_FILE", &key);
+            })),
+            ("key file", 67, Box::new(|c: &mut Command| {
+                c.env("CLAWINIT_SECRETS_FILE", &secrets).env("SOPS_AGE_KEY_FILE", bad);
+            })),
+            ("overlay", 78, Box::new(|c: &mut Command| {
+                c.env("CLAWINIT_CONFIG_OVERLAY", bad);
+            })),
+            ("openclaw.json", 78, Box::new(|c: &mut Command| {
+                c.env("OPENCLAW_CONFIG_PATH", bad);
+            })),
+        ];
+        for (what, expect, setup) in &cases {
+            let mut cmd = clawinit(&home.0);
+            setup(&mut cmd);
+            base(&mut cmd);
+            let (code, kib, stderr) = peak_rss_kib(&cmd, Duration::from_secs(10));
+            assert_eq!(code, *expect, "{what} -> {}: {stderr}", bad.display());
+            assert!(stderr.contains(&bad.display().to_string()), "{what}: the line names the file: {stderr}");
+            assert!(kib < 64 * 1024, "{what} -> {}: peak RSS {kib} KiB", bad.display());
+        }
+    }
+}
+
+/// The state file is clawinit's own bookkeeping: one behind a symlink to
+/// /dev/zero counts as damaged, the start goes on, and it is replaced.
+#[test]
+fn a_state_file_pointing_at_dev_zero_is_replaced_not_read() {
+    let home = Scratch::new("zero-state");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let state_file = state.join("openclaw.json.clawinit-state");
+    symlink("/dev/zero", &state_file).unwrap();
+    let mut cmd = clawinit(&home.0);
+    cmd.env("OPENCLAW_STATE_DIR", &state)
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .env("CLAWINIT_READY_PROBE", "none")
+        .arg("run");
+    let (code, kib, stderr) = peak_rss_kib(&cmd, Duration::from_secs(10));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+    assert!(std::fs::symlink_metadata(&state_file).unwrap().is_file(), "replaced by a regular file");
+}
+
+fn set_core_unlimited(cmd: &mut Command) {
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+            Ok(())
+        });
+    }
+}
+
+/// An abort right after decryption (a fault point of test builds), with the
+/// core limit raised by the caller and no system-wide setting changed: no
+/// core is dumped and no file holds the canary. A control process in the
+/// same directory shows that this machine does dump cores where allowed.
+#[test]
+fn an_abort_after_decryption_dumps_no_core() {
+    let home = Scratch::new("core");
+    let canary = canary();
+    let mut control = Command::new("sh");
+    control.args(["-c", "kill -ABRT $$"]).current_dir(&home.0);
+    set_core_unlimited(&mut control);
+    let control = control.status().unwrap();
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    cmd.env("CLAWINIT_FAULT", "after-decrypt")
+        .args(["exec", "--secrets"])
+        .arg(fixtures().join("ok/canary.enc"))
+        .args(["--", "true"])
+        .current_dir(&home.0);
+    set_core_unlimited(&mut cmd);
+    let status = cmd.status().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "the fault point aborts: {status:?}");
+    assert!(!status.core_dumped(), "clawinit dumped a core");
+    for file in all_files(&home.0) {
+        assert!(!contains(&std::fs::read(&file).unwrap_or_default(), &canary), "{} holds the canary", file.display());
+    }
+    if !control.core_dumped() {
+        eprintln!("note: this machine dumps no core even for the control (core_pattern); the check above still holds");
+    }
+}
+
+#[test]
+fn loader_variables_and_forged_names_never_reach_children_or_logs() {
+    let home = Scratch::new("loader");
+    let enc = home.0.join("loader.enc");
+    sops_encrypt_dotenv("LD_PRELOAD=/nonexistent/evil.so\nLD_LIBRARY_PATH=/nonexistent\nSAFE=1\n", &enc);
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let (out, _) = run_bounded(cmd.args(["exec", "--secrets"]).arg(&enc).args(["--", "env"]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let env = text(&out.stdout);
+    assert!(env.lines().any(|l| l == "SAFE=1"), "{env}");
+    assert!(!env.lines().any(|l| l.starts_with("LD_")), "a loader variable reached the child: {env}");
+    let err = text(&out.stderr);
+    assert!(err.contains("LD_PRELOAD") && err.contains("dynamic-loader"), "one warning names them: {err}");
+}
+
+#[test]
+fn decrypt_into_a_closed_pipe_exits_like_other_unix_tools() {
+    let home = Scratch::new("epipe");
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let out = cmd
+        .arg("decrypt")
+        .arg(fixtures().join("ok/keys_10000.enc"))
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "no error line for a reader that went away");
+}
+
+/// `SOPS_AGE_KEY_CMD` is bounded: a command that never ends, and one that
+/// leaves a background child holding its stdout, are killed with their
+/// whole process group after `CLAWINIT_KEY_CMD_TIMEOUT`.
+#[test]
+fn the_key_command_times_out_and_its_group_is_killed() {
+    let home = Scratch::new("keycmd");
+    let marker = format!("{}.25", 900 + std::process::id() % 90);
+    for cmd_line in [format!("sleep {marker}"), format!("sh -c 'sleep {marker} & echo AGE-SECRET-KEY-1'")] {
+        let mut cmd = clawinit(&home.0);
+        cmd.env("SOPS_AGE_KEY_CMD", &cmd_line)
+            .env("CLAWINIT_KEY_CMD_TIMEOUT", "1")
+            .args(["decrypt"])
+            .arg(fixtures().join("ok/basic.enc"));
+        let (out, took) = run_bounded(&mut cmd, Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(67), "{cmd_line}: {}", text(&out.stderr));
+        assert!(took < Duration::from_secs(5), "{cmd_line}: took {took:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("timed out after 1 s"), "{cmd_line}: {err}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!processes_with(&marker), "{cmd_line}: a process of the key command survived");
+    }
+}
+
+fn processes_with(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        std::fs::read(p.path().join("cmdline")).is_ok_and(|c| contains(&c, needle) && !contains(&c, "cargo"))
+    })
+}
+
+/// SIGTERM while the key command runs: clawinit ends at once with 143,
+/// spawns nothing and writes nothing.
+#[test]
+fn sigterm_during_start_up_ends_at_once_with_nothing_started() {
+    let home = Scratch::new("term-startup");
+    let state = home.0.join("state");
+    let marker = home.0.join("gateway-started");
+    let mut cmd = clawinit(&home.0);
+    cmd.env("SOPS_AGE_KEY_CMD", "sleep 60")
+        .env("CLAWINIT_SECRETS_FILE", fixtures().join("ok/basic.enc"))
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("CLAWINIT_GATEWAY_CMD", format!("touch {}", marker.display()))
+        .env("CLAWINIT_READY_PROBE", "none")
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(3), "took {:?}", sent.elapsed());
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(!marker.exists(), "the gateway was spawned");
+    assert!(!state.exists() || all_files(&state).is_empty(), "files were written: {:?}", all_files(&state));
+}
