@@ -83,7 +83,14 @@ pub fn leave_workdir() {
 }
 
 /// The blocked signals, read asynchronously through a signalfd.
-pub struct Signals(AsyncFd<SignalFd>);
+pub struct Signals {
+    fd: AsyncFd<SignalFd>,
+    /// Reads that still fail on purpose (`CLAWINIT_FAULT=signalfd-read`).
+    injected_failures: std::cell::Cell<u32>,
+}
+
+/// How many signalfd reads the `signalfd-read` fault makes fail.
+const INJECTED_READ_FAILURES: u32 = 3;
 
 impl Signals {
     pub fn new(pid1: &Pid1) -> Result<Signals, Failure> {
@@ -91,8 +98,9 @@ impl Signals {
             .map_err(|e| Failure::new(Exit::Internal, format!("signalfd: {e}")))?;
         // SAFETY: SignalFd owns its fd and always returns that same fd, open
         // until the SignalFd is dropped with the AsyncFd.
+        let injected = if crate::fault::requested("signalfd-read") { INJECTED_READ_FAILURES } else { 0 };
         unsafe { AsyncFd::register(fd) }
-            .map(Signals)
+            .map(|fd| Signals { fd, injected_failures: std::cell::Cell::new(injected) })
             .map_err(|e| Failure::new(Exit::Internal, format!("signalfd: {}", e.into_parts().1)))
     }
 
@@ -100,11 +108,11 @@ impl Signals {
     /// it is returned.
     pub async fn recv(&self) -> Signal {
         loop {
-            let mut guard = match self.0.readable().await {
+            let mut guard = match self.fd.readable().await {
                 Ok(g) => g,
-                Err(e) => panic!("signalfd {} failed: {e}", self.0.get_ref().as_raw_fd()),
+                Err(e) => panic!("signalfd {} failed: {e}", self.fd.get_ref().as_raw_fd()),
             };
-            match self.0.get_ref().read_signal() {
+            match self.read() {
                 Ok(Some(info)) => {
                     if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
                         return signal;
@@ -114,6 +122,18 @@ impl Signals {
                 Err(e) => panic!("reading the signalfd failed: {e}"),
             }
         }
+    }
+}
+
+impl Signals {
+    /// One read off the signalfd, or an injected failure.
+    fn read(&self) -> nix::Result<Option<libc::signalfd_siginfo>> {
+        let left = self.injected_failures.get();
+        if left > 0 {
+            self.injected_failures.set(left - 1);
+            return Err(Errno::EIO);
+        }
+        self.fd.get_ref().read_signal()
     }
 }
 
