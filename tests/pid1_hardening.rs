@@ -290,8 +290,9 @@ fn uid_or_gid_minus_one_is_64_and_nothing_is_written() {
     let state = home.0.join("state");
     for spec in ["4294967295", "0:4294967295", "4294967295:0", "nobody:4294967295"] {
         let env = [("CLAWINIT_USER", spec), ("CLAWINIT_GATEWAY_CMD", "sleep 60"), ("CLAWINIT_READY_PROBE", "none")];
-        for command in ["check", "run"] {
-            let out = pid1(&home.0, &[command, "--", "true"], &env).output().unwrap();
+        for args in [&["check"][..], &["run", "--", "true"]] {
+            let command = args[0];
+            let out = pid1(&home.0, args, &env).output().unwrap();
             assert_eq!(code(&out), 64, "{command} {spec}: {}", text(&out.stderr));
             assert!(one_line(&out).contains("CLAWINIT_USER"), "{command} {spec}");
             let written: Vec<_> = std::fs::read_dir(&state).into_iter().flatten().flatten().map(|e| e.path()).collect();
