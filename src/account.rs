@@ -198,10 +198,10 @@ mod tests {
     #[test]
     fn uid_or_gid_minus_one_is_a_usage_error_naming_the_variable() {
         let (_dir, passwd, group) = files();
-        std::fs::write(&passwd, "ghost:x:4294967295:4294967295::/:/bin/sh\nodd:x:1001:4294967295::/:/bin/sh\n").unwrap();
+        let users =
+            ["ghost:x:4294967295:0::/:/bin/sh", "odd:x:1001:4294967295::/:/bin/sh", "member:x:1002:1002::/:/bin/sh"];
+        std::fs::write(&passwd, users.join("\n")).unwrap();
         std::fs::write(&group, "minus:x:4294967295:member\n").unwrap();
-        std::fs::write(&passwd, format!("{}member:x:1002:1002::/:/bin/sh\n", std::fs::read_to_string(&passwd).unwrap()))
-            .unwrap();
         for spec in ["4294967295", "4294967295:0", "0:4294967295", "ghost", "odd", "0:minus", "member"] {
             let err = Account::resolve_in(spec, &passwd, &group).unwrap_err();
             assert_eq!(err.exit, Exit::Usage, "{spec}");

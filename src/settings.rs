@@ -164,7 +164,10 @@ impl Settings {
         for (name, value, range) in numeric {
             if !range.contains(&value) {
                 let (min, max) = range.into_inner();
-                return Err(Failure::new(Exit::Usage, format!("{name}: invalid value ({value}; from {min} to {max} s)")));
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!("{name}: invalid value ({value}; from {min} to {max} s)"),
+                ));
             }
         }
         Ok(())

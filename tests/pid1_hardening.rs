@@ -188,10 +188,9 @@ fn the_largest_stop_timeout_is_accepted_and_a_shutdown_still_ends_promptly() {
 fn a_failing_signalfd_read_is_logged_and_supervision_goes_on() {
     let home = Scratch::new("h-sigfd");
     let log = home.0.join("log");
-    for (args, decisive) in [
-        (vec!["exec", "--", PY, &helper("worker.py")], "exec"),
-        (vec!["run", "--", PY, &helper("worker.py")], "run"),
-    ] {
+    let worker = helper("worker.py");
+    for mode in ["exec", "run"] {
+        let args = [mode, "--", PY, &worker];
         let _ = std::fs::remove_file(&log);
         let gateway = format!("{PY} {}", helper("fake_gateway.py"));
         let env = [
@@ -204,10 +203,10 @@ fn a_failing_signalfd_read_is_logged_and_supervision_goes_on() {
         running.signal(Signal::SIGTERM);
         let (out, took) = running.finish(Duration::from_secs(15));
         let stderr = text(&out.stderr);
-        assert_eq!(code(&out), 143, "{decisive}: the worker's death by TERM, not an abort: {stderr}");
-        assert!(log_lines(&log).contains(&"worker term".to_string()), "{decisive}: {:?}", log_lines(&log));
-        assert!(stderr.contains("signalfd"), "{decisive}: the failure is logged: {stderr}");
-        assert!(took < Duration::from_secs(5), "{decisive}: {took:?}");
+        assert_eq!(code(&out), 143, "{mode}: the worker's death by TERM, not an abort: {stderr}");
+        assert!(log_lines(&log).contains(&"worker term".to_string()), "{mode}: {:?}", log_lines(&log));
+        assert!(stderr.contains("signalfd"), "{mode}: the failure is logged: {stderr}");
+        assert!(took < Duration::from_secs(5), "{mode}: {took:?}");
     }
 }
 

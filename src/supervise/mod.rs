@@ -436,3 +436,23 @@ impl Backoff {
         wait
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_saturate_instead_of_panicking() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) >= later(now, FAR_FUTURE));
+        assert!(later(now, Duration::from_secs(u64::MAX)) > now + Duration::from_secs(86_400 * 365));
+        assert_eq!(later(now, Duration::from_secs(9)), now + Duration::from_secs(9));
+    }
+
+    #[test]
+    fn the_restart_backoff_doubles_to_thirty_seconds() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u64> = (0..8).map(|_| backoff.next().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+}

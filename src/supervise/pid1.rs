@@ -238,3 +238,23 @@ pub fn children() -> Vec<Pid> {
     }
     pids
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_named_real_time_ones_relative_to_sigrtmin() {
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+        assert_eq!(signal_name(libc::SIGRTMAX()), "SIGRTMAX");
+        assert_eq!(signal_name(0), "signal 0");
+    }
+
+    #[test]
+    fn a_death_by_a_real_time_signal_is_128_plus_n() {
+        let signo = libc::SIGRTMIN() + 3;
+        assert_eq!(i32::from(Ending::Signaled(signo).exit()), 128 + signo);
+    }
+}
