@@ -114,6 +114,9 @@ impl Running {
                 break status;
             }
             if started.elapsed() > limit {
+                // SIGKILL to the namespace's PID 1 ends every process in it
+                // (killing unshare alone would leave them holding stderr).
+                let _ = kill(self.host_pid, Signal::SIGKILL);
                 let _ = self.child.kill();
                 panic!("no exit within {limit:?}: {}", text(&self.stderr.join().unwrap()));
             }
