@@ -76,9 +76,12 @@ impl Account {
             },
             None => user.map_or(uid, |u| u.gid),
         };
+        reject_no_change("uid", uid)?;
+        reject_no_change("gid", gid)?;
         let mut supplementary = vec![gid];
         if let Some(u) = user {
             for g in groups.iter().filter(|g| g.members.contains(&u.name)) {
+                reject_no_change(&format!("group {}: gid", g.name), g.gid)?;
                 if !supplementary.contains(&g.gid) {
                     supplementary.push(g.gid);
                 }
@@ -91,6 +94,19 @@ impl Account {
             home: user.map_or_else(|| PathBuf::from("/"), |u| PathBuf::from(&u.home)),
         })
     }
+}
+
+/// (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setuid, setgid and
+/// chown: a child would keep root, a chown would do nothing (the kernel
+/// rejects it as a setuid target, so the exec failed only after the config was
+/// written). Refused while nothing is written yet.
+const NO_CHANGE: u32 = u32::MAX;
+
+fn reject_no_change(what: &str, id: u32) -> Result<(), Failure> {
+    if id == NO_CHANGE {
+        return Err(usage(format!("{what} {id} is -1, which means \"no change\" to setuid and chown")));
+    }
+    Ok(())
 }
 
 fn lines(path: &Path) -> Vec<Vec<String>> {
@@ -177,6 +193,21 @@ mod tests {
         let numeric = resolve("4242:4343").unwrap();
         assert_eq!((numeric.uid.as_raw(), numeric.gid.as_raw(), numeric.home), (4242, 4343, PathBuf::from("/")));
         assert_eq!(numeric.groups, [Gid::from_raw(4343)]);
+    }
+
+    #[test]
+    fn uid_or_gid_minus_one_is_a_usage_error_naming_the_variable() {
+        let (_dir, passwd, group) = files();
+        let users =
+            ["ghost:x:4294967295:0::/:/bin/sh", "odd:x:1001:4294967295::/:/bin/sh", "member:x:1002:1002::/:/bin/sh"];
+        std::fs::write(&passwd, users.join("\n")).unwrap();
+        std::fs::write(&group, "minus:x:4294967295:member\n").unwrap();
+        for spec in ["4294967295", "4294967295:0", "0:4294967295", "ghost", "odd", "0:minus", "member"] {
+            let err = Account::resolve_in(spec, &passwd, &group).unwrap_err();
+            assert_eq!(err.exit, Exit::Usage, "{spec}");
+            assert!(err.message.starts_with("CLAWINIT_USER: "), "{}", err.message);
+        }
+        assert!(Account::resolve_in("4294967294:4294967294", &passwd, &group).is_ok(), "the largest real ids");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -68,6 +69,23 @@ fn ready_timeout() -> u64 {
 fn stop_timeout() -> u64 {
     9
 }
+fn key_cmd_timeout() -> u64 {
+    30
+}
+
+/// The accepted ranges of the numeric settings, in seconds. The maxima are
+/// far beyond any real need, and keep every deadline clawinit computes from
+/// them representable (`u64::MAX` seconds overflowed `Instant + Duration`).
+/// Ready: a day. OpenClaw's cold start takes seconds to minutes; a gate that
+/// waits longer is a misconfiguration, not patience.
+pub const READY_TIMEOUT: RangeInclusive<u64> = 0..=86_400;
+/// Stop: an hour. Orchestrator grace periods are Docker's 10 s, Kubernetes'
+/// 30 s default, Fly's `kill_timeout` (at most 300 s); a longer shutdown
+/// would only be cut short by the orchestrator's own SIGKILL.
+pub const STOP_TIMEOUT: RangeInclusive<u64> = 0..=3_600;
+/// Key command: at least a second (0 could never succeed), at most an hour
+/// like stop; a key service that needs more than the 30 s default is rare.
+pub const KEY_CMD_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
 
 /// Every `CLAWINIT_*` setting of the contract. Empty variables count as unset.
 /// All are validated at start (a bad value is exit 64 whatever the command);
@@ -98,6 +116,9 @@ pub struct Settings {
     #[serde(default)]
     pub gateway_restart: RestartPolicy,
     pub user: Option<String>,
+    /// Seconds `SOPS_AGE_KEY_CMD` may run.
+    #[serde(default = "key_cmd_timeout")]
+    pub key_cmd_timeout: u64,
 }
 
 impl Settings {
@@ -119,7 +140,7 @@ impl Settings {
                 .map_err(|_| Failure::new(Exit::Usage, format!("{name}: the value is not valid UTF-8")))?;
             ours.insert(name.to_string(), value);
         }
-        envy::prefixed(PREFIX).from_iter::<_, Settings>(ours.clone()).map_err(|e| {
+        let settings = envy::prefixed(PREFIX).from_iter::<_, Settings>(ours.clone()).map_err(|e| {
             // envy does not always say which variable failed; find it by
             // reading each variable on its own.
             let culprit = ours
@@ -128,7 +149,28 @@ impl Settings {
                 .map(|(k, _)| k.as_str())
                 .unwrap_or("a CLAWINIT_* variable");
             Failure::new(Exit::Usage, format!("{culprit}: invalid value ({e})"))
-        })
+        })?;
+        settings.check_ranges()?;
+        Ok(settings)
+    }
+
+    /// Every numeric setting within its documented range.
+    fn check_ranges(&self) -> Result<(), Failure> {
+        let numeric = [
+            ("CLAWINIT_READY_TIMEOUT", self.ready_timeout, READY_TIMEOUT),
+            ("CLAWINIT_STOP_TIMEOUT", self.stop_timeout, STOP_TIMEOUT),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", self.key_cmd_timeout, KEY_CMD_TIMEOUT),
+        ];
+        for (name, value, range) in numeric {
+            if !range.contains(&value) {
+                let (min, max) = range.into_inner();
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!("{name}: invalid value ({value}; from {min} to {max} s)"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -145,7 +187,7 @@ mod tests {
         let s = Settings::from_vars(vars(&[("HOME", "/root")])).unwrap();
         assert_eq!(s.secrets_file, None);
         assert!(!s.secrets_override);
-        assert_eq!((s.ready_timeout, s.stop_timeout), (180, 9));
+        assert_eq!((s.ready_timeout, s.stop_timeout, s.key_cmd_timeout), (180, 9, 30));
         assert!(s.config_write && s.ready_required);
         assert_eq!(s.ready_probe, ReadyProbe::Http);
         assert_eq!(s.gateway_restart, RestartPolicy::Never);
@@ -180,6 +222,40 @@ mod tests {
             let err = Settings::from_vars(vars(&[("CLAWINIT_LOG_FORMAT", "json"), (name, value)])).unwrap_err();
             assert_eq!(err.exit, Exit::Usage);
             assert!(err.message.starts_with(name), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn numeric_settings_accept_their_whole_range() {
+        for (name, min, max) in [
+            ("CLAWINIT_READY_TIMEOUT", "0", "86400"),
+            ("CLAWINIT_STOP_TIMEOUT", "0", "3600"),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", "1", "3600"),
+        ] {
+            for value in [min, max] {
+                assert!(Settings::from_vars(vars(&[(name, value)])).is_ok(), "{name}={value}");
+            }
+        }
+        let s = Settings::from_vars(vars(&[("CLAWINIT_KEY_CMD_TIMEOUT", "45")])).unwrap();
+        assert_eq!(s.key_cmd_timeout, 45);
+    }
+
+    #[test]
+    fn numeric_settings_out_of_range_are_usage_errors_naming_the_variable() {
+        for (name, value) in [
+            ("CLAWINIT_READY_TIMEOUT", "86401"),
+            ("CLAWINIT_READY_TIMEOUT", "18446744073709551615"),
+            ("CLAWINIT_STOP_TIMEOUT", "3601"),
+            ("CLAWINIT_STOP_TIMEOUT", "18446744073709551615"),
+            ("CLAWINIT_STOP_TIMEOUT", "18446744073709551616"),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", "0"),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", "3601"),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", "-1"),
+            ("CLAWINIT_KEY_CMD_TIMEOUT", "soon"),
+        ] {
+            let err = Settings::from_vars(vars(&[("CLAWINIT_LOG", "warn"), (name, value)])).unwrap_err();
+            assert_eq!(err.exit, Exit::Usage, "{name}={value}");
+            assert!(err.message.starts_with(&format!("{name}: ")), "{}", err.message);
         }
     }
 }

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
@@ -22,7 +21,7 @@ use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::settings::{ReadyProbe, RestartPolicy};
-use pid1::{Ending, Pid1, Signals};
+use pid1::{signal_name, Ending, Pid1, Signals};
 
 pub use pid1::init;
 
@@ -54,7 +53,8 @@ enum Event {
     Exited(Role, Ending),
     /// Only children clawinit did not start (orphans) were reaped.
     Orphans,
-    Signal(Signal),
+    /// A signal's number: real-time signals have no `nix::sys::signal::Signal`.
+    Signal(i32),
 }
 
 /// What `run` needs besides the commands.
@@ -77,13 +77,13 @@ pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Durati
                 Event::Exited(_, ending) => {
                     // Leftover descendants get TERM, then KILL at the deadline;
                     // clawinit exits only once they are gone.
-                    s.stop(&[], Signal::SIGTERM, Instant::now() + stop_timeout).await;
+                    s.stop(&[], libc::SIGTERM, later(Instant::now(), stop_timeout)).await;
                     return Ok(ending.exit());
                 }
                 // HUP is forwarded, not a shutdown: `exec` is tini-like.
-                Event::Signal(signal) if starts_shutdown(signal) && signal != Signal::SIGHUP => {
-                    let endings = s.stop(&[Role::Main], signal, Instant::now() + stop_timeout).await;
-                    return Ok(endings.get(&Role::Main).map_or(Exit::signaled(signal as i32), |e| e.exit()));
+                Event::Signal(signal) if starts_shutdown(signal) && signal != libc::SIGHUP => {
+                    let endings = s.stop(&[Role::Main], signal, later(Instant::now(), stop_timeout)).await;
+                    return Ok(endings.get(&Role::Main).map_or(Exit::signaled(signal), |e| e.exit()));
                 }
                 Event::Signal(signal) => s.forward(signal),
                 Event::Orphans => {}
@@ -105,22 +105,22 @@ pub fn run(
         let mut s = Supervisor::new(pid1, env, user)?;
         s.spawn(Role::Gateway, gateway)?;
         let started = Instant::now();
-        let deadline = || Instant::now() + options.stop_timeout;
-        match s.gate(options, started + options.ready_timeout).await {
+        let deadline = || later(Instant::now(), options.stop_timeout);
+        match s.gate(options, later(started, options.ready_timeout)).await {
             Gate::Ready => tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready"),
             Gate::Exited(ending) => {
                 tracing::error!("the gateway exited before it was ready");
-                s.stop(&[], Signal::SIGTERM, deadline()).await;
+                s.stop(&[], libc::SIGTERM, deadline()).await;
                 return Ok(ending.exit());
             }
             Gate::Signal(signal) => {
                 s.stop(&[Role::Gateway], stop_signal(signal), deadline()).await;
-                return Ok(Exit::signaled(signal as i32));
+                return Ok(Exit::signaled(signal));
             }
             Gate::TimedOut if options.ready_required => {
                 let secs = options.ready_timeout.as_secs();
                 tracing::error!("the gateway was not ready within {secs} s (CLAWINIT_READY_TIMEOUT)");
-                s.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                s.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
                 return Ok(Exit::NotReady);
             }
             Gate::TimedOut => tracing::warn!(
@@ -130,7 +130,7 @@ pub fn run(
         }
         if let Some(worker) = worker {
             if let Err(failure) = s.spawn(Role::Worker, worker) {
-                s.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                s.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
                 return Err(failure);
             }
         }
@@ -149,23 +149,33 @@ pub fn block_on<T, F: Future<Output = Result<T, Failure>>>(future: F) -> Result<
 }
 
 /// TERM, INT, QUIT and HUP stop everything; the rest is forwarded.
-fn starts_shutdown(signal: Signal) -> bool {
-    matches!(signal, Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGHUP)
+fn starts_shutdown(signal: i32) -> bool {
+    matches!(signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT | libc::SIGHUP)
 }
 
 /// The signal the children are stopped with: the one received, except HUP
 /// (a reload request to many programs), which becomes TERM.
-fn stop_signal(received: Signal) -> Signal {
+fn stop_signal(received: i32) -> i32 {
     match received {
-        Signal::SIGHUP => Signal::SIGTERM,
+        libc::SIGHUP => libc::SIGTERM,
         other => other,
     }
+}
+
+/// Far enough ahead that no run reaches it, near enough to be representable.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `from + wait` for deadlines: never a panic, whatever `wait` is (the
+/// settings are range-checked, but PID 1 must not depend on that): an
+/// unrepresentable instant becomes the far future.
+fn later(from: Instant, wait: Duration) -> Instant {
+    from.checked_add(wait).or_else(|| from.checked_add(FAR_FUTURE)).unwrap_or(from)
 }
 
 enum Gate {
     Ready,
     Exited(Ending),
-    Signal(Signal),
+    Signal(i32),
     TimedOut,
 }
 
@@ -201,7 +211,7 @@ impl<'a> Supervisor<'a> {
             return Event::Exited(role, ending);
         }
         let signal = self.signals.recv().await;
-        if signal != Signal::SIGCHLD {
+        if signal != libc::SIGCHLD {
             return Event::Signal(signal);
         }
         for (pid, ending) in pid1::reap_all() {
@@ -213,7 +223,7 @@ impl<'a> Supervisor<'a> {
                             tracing::info!(
                                 role = role.name(),
                                 pid = pid.as_raw(),
-                                signal = s.as_str(),
+                                signal = %signal_name(s),
                                 "killed by a signal"
                             )
                         }
@@ -230,9 +240,9 @@ impl<'a> Supervisor<'a> {
     }
 
     /// Every other signal goes to every child's process group.
-    fn forward(&self, signal: Signal) {
+    fn forward(&self, signal: i32) {
         for (pid, role) in &self.table {
-            tracing::debug!(signal = signal.as_str(), role = role.name(), "forwarding");
+            tracing::debug!(signal = %signal_name(signal), role = role.name(), "forwarding");
             signal_group(*pid, signal);
         }
     }
@@ -258,7 +268,7 @@ impl<'a> Supervisor<'a> {
     /// the restart policy brings the gateway back; a shutdown signal stops
     /// the worker, then the gateway, and ends with the worker's code.
     async fn running(&mut self, gateway: &Command, options: &RunOptions) -> Result<Exit, Failure> {
-        let deadline = || Instant::now() + options.stop_timeout;
+        let deadline = || later(Instant::now(), options.stop_timeout);
         let mut backoff = Backoff::default();
         let mut restart_at: Option<Instant> = None;
         let mut regate: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
@@ -282,7 +292,7 @@ impl<'a> Supervisor<'a> {
                         backoff.started = Instant::now();
                         regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
                     } else {
-                        restart_at = Some(Instant::now() + backoff.next());
+                        restart_at = Some(later(Instant::now(), backoff.next()));
                     }
                 }
                 () = ready_again => {
@@ -291,24 +301,24 @@ impl<'a> Supervisor<'a> {
                 }
                 event = self.next() => match event {
                     Event::Exited(Role::Worker, ending) => {
-                        self.stop(&[Role::Gateway], Signal::SIGTERM, deadline()).await;
+                        self.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
                         return Ok(ending.exit());
                     }
                     Event::Exited(_, ending) if restarts(options.restart, ending) => {
                         regate = None;
                         let wait = backoff.next();
                         tracing::warn!(in_ms = wait.as_millis() as u64, "restarting the gateway (CLAWINIT_GATEWAY_RESTART)");
-                        restart_at = Some(Instant::now() + wait);
+                        restart_at = Some(later(Instant::now(), wait));
                     }
                     Event::Exited(_, ending) => {
-                        self.stop(&[Role::Worker], Signal::SIGTERM, deadline()).await;
+                        self.stop(&[Role::Worker], libc::SIGTERM, deadline()).await;
                         return Ok(ending.exit());
                     }
                     Event::Signal(signal) if starts_shutdown(signal) => {
                         let had_worker = self.pid_of(Role::Worker).is_some();
                         let endings = self.stop(&[Role::Worker, Role::Gateway], stop_signal(signal), deadline()).await;
                         let decisive = if had_worker { Role::Worker } else { Role::Gateway };
-                        return Ok(endings.get(&decisive).map_or(Exit::signaled(signal as i32), |e| e.exit()));
+                        return Ok(endings.get(&decisive).map_or(Exit::signaled(signal), |e| e.exit()));
                     }
                     Event::Signal(signal) => self.forward(signal),
                     Event::Orphans => {}
@@ -321,33 +331,34 @@ impl<'a> Supervisor<'a> {
     /// in `order`, waiting for each; then TERM to every remaining descendant;
     /// SIGKILL to whatever is left at the deadline. Returns once clawinit has
     /// no child left, with how each role ended.
-    async fn stop(&mut self, order: &[Role], signal: Signal, deadline: Instant) -> HashMap<Role, Ending> {
-        let mut endings = HashMap::new();
-        while let Some((role, ending)) = self.exits.pop_front() {
-            endings.insert(role, ending);
-        }
+    async fn stop(&mut self, order: &[Role], signal: i32, deadline: Instant) -> HashMap<Role, Ending> {
+        let mut endings: HashMap<Role, Ending> = self.exits.drain(..).collect();
         for &role in order {
             let Some(pid) = self.pid_of(role) else { continue };
-            tracing::info!(role = role.name(), signal = signal.as_str(), "stopping");
+            tracing::info!(role = role.name(), signal = %signal_name(signal), "stopping");
             signal_group(pid, signal);
             while self.pid_of(role).is_some() && !self.wait_event(deadline, &mut endings).await {}
         }
         if !pid1::children().is_empty() && Instant::now() < deadline {
             tracing::info!("stopping the remaining descendants");
-            self.signal_descendants(Signal::SIGTERM);
+            self.signal_descendants(libc::SIGTERM);
             while !pid1::children().is_empty() && !self.wait_event(deadline, &mut endings).await {}
         }
         if !pid1::children().is_empty() {
             tracing::warn!("the stop timeout (CLAWINIT_STOP_TIMEOUT) is reached: killing what is left");
-            let hard_deadline = Instant::now() + Duration::from_secs(5);
+            let hard_deadline = later(Instant::now(), Duration::from_secs(5));
             while !pid1::children().is_empty() {
-                self.signal_descendants(Signal::SIGKILL);
+                self.signal_descendants(libc::SIGKILL);
                 if self.wait_event(hard_deadline, &mut endings).await {
                     tracing::error!("children survive SIGKILL; exiting anyway");
                     break;
                 }
             }
         }
+        // One reaping drain can end several children (both SIGKILLed at the
+        // deadline); those not yet returned as events are still queued, and
+        // the caller's exit code depends on every one of them.
+        endings.extend(self.exits.drain(..));
         endings
     }
 
@@ -371,9 +382,10 @@ impl<'a> Supervisor<'a> {
     /// As PID 1, every process in the namespace is ours: `kill(-1)`. As a
     /// subreaper, our direct children (adopted orphans included) and their
     /// process groups.
-    fn signal_descendants(&self, signal: Signal) {
+    fn signal_descendants(&self, signal: i32) {
         if self.pid1.is_pid1 {
-            let _ = kill(Pid::from_raw(-1), signal);
+            // SAFETY: kill(2) on plain integers.
+            let _ = unsafe { libc::kill(-1, signal) };
             return;
         }
         for pid in pid1::children() {
@@ -382,9 +394,12 @@ impl<'a> Supervisor<'a> {
     }
 }
 
-fn signal_group(pid: Pid, signal: Signal) {
-    if killpg(pid, signal).is_err() {
-        let _ = kill(pid, signal);
+/// `signal` (any number: nix's `kill` cannot send real-time signals) to the
+/// process group `pid` leads, or to `pid` alone if it leads none yet.
+fn signal_group(pid: Pid, signal: i32) {
+    // SAFETY: killpg(2) and kill(2) on plain integers.
+    if unsafe { libc::killpg(pid.as_raw(), signal) } != 0 {
+        let _ = unsafe { libc::kill(pid.as_raw(), signal) };
     }
 }
 
@@ -417,7 +432,27 @@ impl Backoff {
             self.next = Duration::from_secs(1);
         }
         let wait = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(30));
+        self.next = self.next.saturating_mul(2).min(Duration::from_secs(30));
         wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_saturate_instead_of_panicking() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) >= later(now, FAR_FUTURE));
+        assert!(later(now, Duration::from_secs(u64::MAX)) > now + Duration::from_secs(86_400 * 365));
+        assert_eq!(later(now, Duration::from_secs(9)), now + Duration::from_secs(9));
+    }
+
+    #[test]
+    fn the_restart_backoff_doubles_to_thirty_seconds() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u64> = (0..8).map(|_| backoff.next().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
     }
 }

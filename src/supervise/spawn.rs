@@ -75,11 +75,12 @@ pub fn spawn(
         user,
         pid1,
     };
-    let envp: Vec<&CStr> = plan
-        .envp
-        .iter()
-        .map(|e| CStr::from_bytes_with_nul(e).expect("to_envp ends every entry with one NUL"))
-        .collect();
+    // to_envp ends every entry with one NUL; should it not, this is a failure
+    // to report, not a panic (the gateway may already run).
+    let envp: Vec<&CStr> =
+        plan.envp.iter().map(|e| CStr::from_bytes_with_nul(e)).collect::<Result<_, _>>().map_err(|_| {
+            Failure::new(Exit::Internal, format!("{shown}: an environment entry is not NUL-terminated"))
+        })?;
 
     let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| internal("pipe", e))?;
     // SAFETY: clawinit runs on one thread, and the child only makes
