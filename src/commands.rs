@@ -17,8 +17,8 @@ use crate::settings::Settings;
 use crate::supervise::{self, Command};
 
 /// `clawinit decrypt`: print the decrypted document.
-pub fn decrypt(file: &Path, output: Option<OutputType>) -> Result<Exit, Failure> {
-    let doc = secrets::decrypt_file(file, &IdentitySources::from_env())?;
+pub fn decrypt(file: &Path, output: Option<OutputType>, settings: &Settings) -> Result<Exit, Failure> {
+    let doc = secrets::decrypt_file(file, &identity_sources(settings))?;
     let output = output.unwrap_or(match doc.kind {
         StoreKind::Dotenv => OutputType::Dotenv,
         StoreKind::Json | StoreKind::Yaml => OutputType::Json,
@@ -41,6 +41,10 @@ pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Sett
     supervise::exec(&pid1, &command, &env, Duration::from_secs(settings.stop_timeout))
 }
 
+fn identity_sources(settings: &Settings) -> IdentitySources {
+    IdentitySources { key_cmd_timeout: Duration::from_secs(settings.key_cmd_timeout), ..IdentitySources::from_env() }
+}
+
 fn resolve_command(argv: &[OsString], env: &ChildEnv) -> Result<Command, Failure> {
     let (program, _) = argv.split_first().ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
     Ok(Command { program: supervise::spawn::resolve(program, env)?, argv: argv.to_vec() })
@@ -54,7 +58,7 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     };
     // A stop request during a slow key command surfaces as a failed
     // identity: the stop is what to report.
-    let doc = secrets::decrypt_file(file, &IdentitySources::from_env()).map_err(|e| match interrupt::check() {
+    let doc = secrets::decrypt_file(file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
         Err(stopped) => stopped,
         Ok(()) => Failure::from(e),
     })?;

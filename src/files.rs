@@ -37,7 +37,10 @@ const MAX_SYMLINKS: usize = 40;
 pub enum FileError {
     NotFound,
     /// A symlink owned by someone else than root or clawinit.
-    UntrustedSymlink { link: PathBuf, owner: u32 },
+    UntrustedSymlink {
+        link: PathBuf,
+        owner: u32,
+    },
     /// Not a regular file: "a FIFO", "a directory", "a device", ...
     NotRegular(&'static str),
     TooLarge(u64),
@@ -177,12 +180,12 @@ pub fn resolve(path: &Path) -> Result<Resolved, FileError> {
             continue;
         }
         let is_last = pending.is_empty();
-        let entry = match openat(&dir, name.as_os_str(), OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-        {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) if is_last => return Ok(Resolved { dir, name, entry: None }),
-            Err(e) => return Err(e.into()),
-        };
+        let entry =
+            match openat(&dir, name.as_os_str(), OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) if is_last => return Ok(Resolved { dir, name, entry: None }),
+                Err(e) => return Err(e.into()),
+            };
         let stat = fstat(&entry)?;
         walked.push(&name);
         if kind(&stat) == SFlag::S_IFLNK {
@@ -244,7 +247,8 @@ fn dot_name(parent: &OwnedFd, stat: &FileStat) -> Result<OsString, FileError> {
     if (parent_stat.st_dev, parent_stat.st_ino) == (stat.st_dev, stat.st_ino) {
         return Ok(OsString::from("."));
     }
-    let listing = nix::dir::Dir::openat(parent, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let listing =
+        nix::dir::Dir::openat(parent, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
     for entry in listing.into_iter().flatten() {
         let name = OsStr::from_bytes(entry.file_name().to_bytes());
         if name == "." || name == ".." {

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command, settings: &Settings) -> Result<Exit, Failure> {
     match command {
-        Command::Decrypt { output_type, file } => commands::decrypt(&file, output_type),
+        Command::Decrypt { output_type, file } => commands::decrypt(&file, output_type, settings),
         Command::Exec { secrets, command } => commands::exec(secrets, &command, settings),
         Command::Run { worker } => commands::run(&worker, settings),
         Command::Render => commands::render(settings),

@@ -40,6 +40,30 @@ struct Walk {
     too_deep: usize,
 }
 
+/// Refuse a state dir that is a system directory or contains one (78),
+/// before anything is written: handing it over would give the user the
+/// system. A state dir that does not exist yet is fine.
+pub fn check_state_dir(state_dir: &Path) -> Result<(), Failure> {
+    match files::open_dir(state_dir) {
+        Err(FileError::NotFound) => Ok(()),
+        Err(e) => Err(cannot(state_dir, e)),
+        Ok(dir) => refuse_system_dir(state_dir, &fstat(&dir).map_err(|e| cannot(state_dir, e.into()))?),
+    }
+}
+
+fn refuse_system_dir(state_dir: &Path, stat: &FileStat) -> Result<(), Failure> {
+    match system_dir(stat) {
+        None => Ok(()),
+        Some(system) => Err(Failure::new(
+            Exit::Config,
+            format!(
+                "{}: refusing to hand {system} to CLAWINIT_USER; set OPENCLAW_STATE_DIR to a directory of its own",
+                state_dir.display()
+            ),
+        )),
+    }
+}
+
 pub fn hand_over(state_dir: &Path, account: &Account) -> Result<(), Failure> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(()); // not ours to change; the children run as we do
@@ -50,15 +74,7 @@ pub fn hand_over(state_dir: &Path, account: &Account) -> Result<(), Failure> {
         other => other.map_err(fail)?,
     };
     let top = fstat(&dir).map_err(|e| fail(e.into()))?;
-    if let Some(system) = system_dir(&top) {
-        return Err(Failure::new(
-            Exit::Config,
-            format!(
-                "{}: refusing to hand {system} to CLAWINIT_USER; set OPENCLAW_STATE_DIR to a directory of its own",
-                state_dir.display()
-            ),
-        ));
-    }
+    refuse_system_dir(state_dir, &top)?;
     let mount = files::mount_id(&dir);
     let mut walk = Walk::default();
     chown_entry(&dir, &top, account, &mut walk).map_err(fail)?;
@@ -73,7 +89,13 @@ fn system_dir(dir: &FileStat) -> Option<&'static str> {
     REFUSED.into_iter().find(|p| same(p))
 }
 
-fn walk_dir(dir: &OwnedFd, mount: (u64, Option<u64>), account: &Account, depth: usize, walk: &mut Walk) -> Result<(), FileError> {
+fn walk_dir(
+    dir: &OwnedFd,
+    mount: (u64, Option<u64>),
+    account: &Account,
+    depth: usize,
+    walk: &mut Walk,
+) -> Result<(), FileError> {
     let listing = nix::dir::Dir::from_fd(nix::unistd::dup(dir)?)?;
     for entry in listing.into_iter() {
         let entry = entry?;
@@ -147,4 +169,23 @@ fn report(state_dir: &Path, walk: &Walk) {
 
 fn cannot(path: &Path, e: FileError) -> Failure {
     Failure::new(Exit::Config, format!("{}: cannot hand over to CLAWINIT_USER: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_and_system_directories_are_recognised() {
+        for dir in ["/", "/etc", "/usr", "/proc"] {
+            let stat = nix::sys::stat::stat(dir).unwrap();
+            assert_eq!(system_dir(&stat), Some(dir), "{dir}");
+        }
+        let own = std::env::temp_dir().join(format!("clawinit-own-{}", std::process::id()));
+        std::fs::create_dir_all(&own).unwrap();
+        assert_eq!(system_dir(&nix::sys::stat::stat(&own).unwrap()), None);
+        assert!(check_state_dir(&own).is_ok() && check_state_dir(&own.join("not-yet")).is_ok());
+        assert_eq!(check_state_dir(Path::new("/")).unwrap_err().exit, Exit::Config);
+        std::fs::remove_dir_all(own).unwrap();
+    }
 }

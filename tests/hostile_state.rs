@@ -68,7 +68,8 @@ fn peak_rss_kib(cmd: &Command, limit: Duration) -> (i32, u64, String) {
         }
     }
     let (out, _) = run_bounded(&mut timed, limit);
-    let kib = std::fs::read_to_string(&report).unwrap_or_default().lines().last().unwrap_or("0").trim().parse().unwrap();
+    let kib =
+        std::fs::read_to_string(&report).unwrap_or_default().lines().last().unwrap_or("0").trim().parse().unwrap();
     let _ = std::fs::remove_file(&report);
     (out.status.code().unwrap_or(-1), kib, text(&out.stderr))
 }
@@ -281,18 +282,34 @@ fn devices_and_fifos_are_refused_at_once_in_bounded_memory() {
             cmd.env("OPENCLAW_STATE_DIR", &state).env("CLAWINIT_GATEWAY_CMD", "true").arg("check");
         };
         let cases: [(&str, i32, Box<dyn Fn(&mut Command)>); 4] = [
-            ("secrets file", 66, Box::new(|c: &mut Command| {
-                c.env("CLAWINIT_SECRETS_FILE", bad).env("SOPS_AGE_KEY_FILE", &key);
-            })),
-            ("key file", 67, Box::new(|c: &mut Command| {
-                c.env("CLAWINIT_SECRETS_FILE", &secrets).env("SOPS_AGE_KEY_FILE", bad);
-            })),
-            ("overlay", 78, Box::new(|c: &mut Command| {
-                c.env("CLAWINIT_CONFIG_OVERLAY", bad);
-            })),
-            ("openclaw.json", 78, Box::new(|c: &mut Command| {
-                c.env("OPENCLAW_CONFIG_PATH", bad);
-            })),
+            (
+                "secrets file",
+                66,
+                Box::new(|c: &mut Command| {
+                    c.env("CLAWINIT_SECRETS_FILE", bad).env("SOPS_AGE_KEY_FILE", &key);
+                }),
+            ),
+            (
+                "key file",
+                67,
+                Box::new(|c: &mut Command| {
+                    c.env("CLAWINIT_SECRETS_FILE", &secrets).env("SOPS_AGE_KEY_FILE", bad);
+                }),
+            ),
+            (
+                "overlay",
+                78,
+                Box::new(|c: &mut Command| {
+                    c.env("CLAWINIT_CONFIG_OVERLAY", bad);
+                }),
+            ),
+            (
+                "openclaw.json",
+                78,
+                Box::new(|c: &mut Command| {
+                    c.env("OPENCLAW_CONFIG_PATH", bad);
+                }),
+            ),
         ];
         for (what, expect, setup) in &cases {
             let mut cmd = clawinit(&home.0);
@@ -426,9 +443,10 @@ fn the_key_command_times_out_and_its_group_is_killed() {
 }
 
 fn processes_with(needle: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-        std::fs::read(p.path().join("cmdline")).is_ok_and(|c| contains(&c, needle) && !contains(&c, "cargo"))
-    })
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|p| std::fs::read(p.path().join("cmdline")).is_ok_and(|c| contains(&c, needle) && !contains(&c, "cargo")))
 }
 
 /// SIGTERM while the key command runs: clawinit ends at once with 143,

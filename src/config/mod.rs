@@ -60,6 +60,9 @@ pub fn prepare(
     let started = std::time::Instant::now();
     let write = mode == Mode::Write && settings.config_write;
     let location = Location::resolve(env)?;
+    if owner.is_some() {
+        crate::ownership::check_state_dir(&location.state_dir)?;
+    }
     let overlay = read_overlay(settings)?;
     // Decide without the lock first: a failure or a no-op leaves no trace,
     // not even a lock file. Renames are atomic, so this read is consistent.

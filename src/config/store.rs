@@ -134,8 +134,7 @@ pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> 
     let name = loc.name(".clawinit-lock");
     let shown = dir_path.join(&name);
     let file = open_lock_file(&dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
-    let lock = Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| cannot("lock", &shown, errno.into()))?;
+    let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| cannot("lock", &shown, errno.into()))?;
     Ok(Locked { dir, _lock: lock })
 }
 

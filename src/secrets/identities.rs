@@ -193,12 +193,7 @@ fn run_key_cmd(cmd: &str, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, Strin
     let argv = shlex::split(cmd).ok_or("unbalanced quotes")?;
     let (program, args) = argv.split_first().ok_or("empty command")?;
     let mut child = Command::new(program);
-    child
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0);
+    child.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).process_group(0);
     // SAFETY: the hook only calls setrlimit, which is async-signal-safe.
     unsafe {
         child.pre_exec(|| {
@@ -206,12 +201,11 @@ fn run_key_cmd(cmd: &str, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, Strin
             Ok(())
         })
     };
-    let mut child = child
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let mut child = child.spawn().map_err(|e| format!("cannot run {program}: {e}"))?;
     let deadline = Instant::now() + timeout;
     let stdout = child.stdout.take().expect("stdout is piped");
-    let result = collect_output(stdout, deadline, timeout).and_then(|out| wait_exit(&mut child, deadline, timeout).map(|s| (out, s)));
+    let result = collect_output(stdout, deadline, timeout)
+        .and_then(|out| wait_exit(&mut child, deadline, timeout).map(|s| (out, s)));
     let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
     let _ = child.wait();
     let (stdout, status) = result?;

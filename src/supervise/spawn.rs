@@ -85,7 +85,7 @@ pub fn spawn(
     let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| internal("pipe", e))?;
     // SAFETY: clawinit runs on one thread, and the child only makes
     // async-signal-safe calls (setpgid, tcsetpgrp, sigaction, sigprocmask,
-    // chdir, fcntl, setgroups/setgid/setuid, execve, write, _exit) on memory
+    // setrlimit, chdir, fcntl, setgroups/setgid/setuid, execve, write, _exit) on memory
     // prepared before the fork.
     match unsafe { fork() }.map_err(|e| internal("fork", e))? {
         ForkResult::Child => {
@@ -134,6 +134,7 @@ fn exec_child(plan: &ExecPlan, envp: &[&CStr]) -> Errno {
         let _ = unsafe { sigaction(signal, action) };
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&plan.pid1.inherited_mask), None);
+    crate::hardening::restore_core_limit();
     // SAFETY: chdir on a NUL-terminated path prepared before the fork.
     if unsafe { libc::chdir(plan.workdir.as_ptr()) } != 0 {
         return Errno::last();
