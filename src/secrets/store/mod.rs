@@ -52,6 +52,18 @@ impl std::fmt::Debug for Parsed {
 #[derive(Debug, PartialEq)]
 pub struct StoreError(pub String);
 
+/// How deep maps and lists may nest in a secrets document, metadata included.
+/// sops's own metadata is 4 deep (`sops.age[0].enc`) and env-style documents are
+/// 1-2; 64 leaves room for any real nested config while keeping every recursive
+/// walk (conversion, MAC, emit, drop) far from the stack limit on hostile input.
+pub const MAX_DEPTH: usize = 64;
+
+impl StoreError {
+    pub fn too_deep() -> StoreError {
+        StoreError(format!("nested deeper than {MAX_DEPTH} levels"))
+    }
+}
+
 /// Detect the store from the content and parse it.
 pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
     if content.is_empty() {
