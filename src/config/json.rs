@@ -48,10 +48,10 @@ impl fmt::Display for SyntaxError {
 }
 
 /// How deep objects and arrays may nest in openclaw.json or an overlay. Real
-/// configs stay under 10 (the deepest schema paths, such as
-/// `agents.defaults.models["moonshot/kimi-k2.5"].params`, are 5-6); the `json5`
-/// crate recurses once per level and overflowed the stack near 30 000, and
-/// serde_json gives up at 128, so 128 is where both parsers agree.
+/// configs are far below it (the golden configs in tests/golden are 5-6 deep;
+/// the whole OpenClaw JSON schema, which nests deeper than any instance, is
+/// 26). The `json5` crate recurses once per level and overflowed the stack on
+/// a 60 KB file; serde_json gives up at 128, so 128 is where both agree.
 pub const MAX_DEPTH: usize = 128;
 
 pub fn parse_json5(text: &str) -> Result<Value, SyntaxError> {

@@ -80,6 +80,13 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
     }
 }
 
+/// Read a metadata block as decryption does, with the field spelling of
+/// `kind`; nothing else depends on it. Public for the fuzz targets, which
+/// cannot reach the private metadata module.
+pub fn check_metadata(metadata: &Json, kind: StoreKind) -> Result<(), String> {
+    super::metadata::Metadata::parse(metadata, kind.field_style()).map(drop).map_err(|e| e.0)
+}
+
 fn detect(content: &[u8]) -> Option<StoreKind> {
     let first = content.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first == b'{' {
