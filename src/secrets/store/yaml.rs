@@ -70,7 +70,10 @@ fn load(text: &str) -> Result<Vec<Yaml>, StoreError> {
                 docs.push(root.take().unwrap_or(Yaml::BadValue));
                 continue;
             }
-            Event::Alias(_) => return Err(at(mark, "aliases (*name) are not supported; sops never writes them")),
+            Event::Alias(_) => {
+                let StoreError(place) = at(mark, "a YAML alias");
+                return Err(StoreError(format!("{place}: refused (sops never writes aliases)")));
+            }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if open.len() >= MAX_DEPTH {
                     return Err(StoreError::too_deep());
@@ -239,7 +242,7 @@ mod tests {
     #[test]
     fn aliases_are_refused_and_anchors_ignored() {
         let err = parse(b"a: &x 1\nb: *x\nsops:\n    version: 3.11.0\n").unwrap_err();
-        assert_eq!(err.0, "aliases (*name) are not supported; sops never writes them at line 2, column 4");
+        assert_eq!(err.0, "a YAML alias at line 2, column 4: refused (sops never writes aliases)");
         let p = parse(b"a: &x 1\nb: &y [2]\nsops: &z\n    version: 3.11.0\n").unwrap();
         assert_eq!(p.tree[0].value, Value::Scalar(Scalar::Int(1)));
     }
