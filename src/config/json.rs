@@ -47,7 +47,15 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// How deep objects and arrays may nest in openclaw.json or an overlay. Real
+/// configs are far below it (the golden configs in tests/golden are 5-6 deep;
+/// the whole OpenClaw JSON schema, which nests deeper than any instance, is
+/// 26). The `json5` crate recurses once per level and overflowed the stack on
+/// a 60 KB file; serde_json gives up at 128, so 128 is where both agree.
+pub const MAX_DEPTH: usize = 128;
+
 pub fn parse_json5(text: &str) -> Result<Value, SyntaxError> {
+    check_depth(text)?;
     // Files OpenClaw or clawinit wrote are plain JSON, which serde_json reads
     // several times faster; JSON is JSON5, so the result is the same.
     if let Ok(value) = serde_json::from_str(text) {
@@ -59,6 +67,74 @@ pub fn parse_json5(text: &str) -> Result<Value, SyntaxError> {
         let what = e.code().map_or_else(|| "invalid JSON5".to_string(), |c| c.to_string());
         SyntaxError { line, column, what }
     })
+}
+
+/// Refuse nesting deeper than `MAX_DEPTH` before any recursive parser runs: an
+/// iterative scan of the brackets, skipping JSON5 strings (`'...'`, `"..."`,
+/// with backslash escapes) and comments (`//` to a JSON5 line terminator, `/* */`),
+/// so brackets inside them do not count. The scan only has to agree with the
+/// parsers on valid input; on invalid input they stop with a syntax error first.
+fn check_depth(text: &str) -> Result<(), SyntaxError> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    let (line, column) = position(text, i);
+                    return Err(SyntaxError { line, column, what: format!("nested deeper than {MAX_DEPTH} levels") });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            quote @ (b'"' | b'\'') => i = skip_string(bytes, i + 1, quote),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line_comment(bytes, i + 2),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i + 2),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The index of the closing quote (or the end of the text).
+fn skip_string(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    while i < bytes.len() && bytes[i] != quote {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    i
+}
+
+/// The index of the line terminator ending the comment: `\n`, `\r`, U+2028 or
+/// U+2029 (E2 80 A8/A9 in UTF-8), as in the JSON5 spec and the json5 crate.
+fn skip_line_comment(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' | b'\r' => return i,
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) => return i,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
+/// The index of the `/` closing the comment (or the end of the text).
+fn skip_block_comment(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+            return i + 1;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// 1-based line and column (in characters) of byte `at`.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 /// `JSON.stringify(value, null, 2) + "\n"`, numbers included.
@@ -201,6 +277,33 @@ mod tests {
         assert_eq!(v, json!({"a": 1, "b": [2], "c": {"d": 0.5}}));
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["a", "b", "c"], "key order is kept");
+    }
+
+    #[test]
+    fn nesting_is_limited_before_parsing() {
+        let deep = |n: usize| format!("{{a: {}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        assert!(parse_json5(&deep(MAX_DEPTH)).is_ok());
+        let err = parse_json5(&deep(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!((err.line, err.column, err.what.as_str()), (1, 132, "nested deeper than 128 levels"));
+        assert!(parse_json5(&format!("\n{}", deep(100_000))).unwrap_err().what.contains("nested deeper"));
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let noise = "[".repeat(200);
+        for text in [
+            format!("{{a: \"{noise}\"}}"),
+            format!("{{a: '{noise}'}}"),
+            format!("{{a: 'it\\'s {noise}', b: \"\\\"{noise}\"}}"),
+            format!("// {noise}\n{{a: 1}}"),
+            format!("{{/* {noise} */ a: 1}}"),
+            format!("{{a: 1 // {noise}\r}}"),
+        ] {
+            assert!(parse_json5(&text).is_ok(), "{text}");
+        }
+        // A comment ends at U+2028 for json5: brackets after it are counted.
+        let hidden = format!("{{a: 1, // x{} b: {}{}}}", "\u{2028}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_json5(&hidden).unwrap_err().what.contains("nested deeper"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 use zeroize::Zeroizing;
 
-use super::{Parsed, StoreError, StoreKind};
+use super::{Parsed, StoreError, StoreKind, MAX_DEPTH};
 use crate::secrets::tree::{secret, Branch, Item, Key, Scalar, SecretBytes, Value};
 
 const METADATA_PREFIX: &str = "sops_";
@@ -83,7 +83,9 @@ fn split_flat_key(key: &str) -> Option<(String, Vec<Step>)> {
     let first_end = next_marker(key).unwrap_or(key.len());
     let mut steps = Vec::new();
     let mut rest = &key[first_end..];
-    while !rest.is_empty() {
+    // Past the depth limit the caller refuses the key; stopping here also keeps
+    // the marker searches (each to the end of the key) from going quadratic.
+    while !rest.is_empty() && steps.len() <= MAX_DEPTH {
         let (is_map, body) = match rest.strip_prefix(MAP) {
             Some(body) => (true, body),
             None => (false, rest.strip_prefix(LIST)?),
@@ -109,6 +111,10 @@ fn unflatten(flat: BTreeMap<String, String>) -> Result<Json, StoreError> {
     for (key, value) in flat {
         let bad = || StoreError(format!("{METADATA_PREFIX}{key}: malformed metadata key"));
         let (first, steps) = split_flat_key(&key).ok_or_else(bad)?;
+        // Checked before building: `to_json` and the drop of the tree recurse.
+        if steps.len() >= MAX_DEPTH {
+            return Err(StoreError::too_deep());
+        }
         let mut slot = root.entry(first).or_insert_with(|| empty_for(steps.first()));
         for (i, step) in steps.iter().enumerate() {
             let next = empty_for(steps.get(i + 1));
@@ -232,6 +238,14 @@ mod tests {
     fn duplicate_or_conflicting_metadata_is_rejected() {
         assert!(parse(b"sops_mac=a\nsops_mac=b\n").unwrap_err().0.contains("sops_mac appears twice"));
         assert!(parse(b"sops_age=a\nsops_age__list_0__map_enc=b\n").is_err());
+    }
+
+    #[test]
+    fn metadata_nesting_is_limited() {
+        let key = |n: usize| format!("sops_a{}=x\n", "__map_k".repeat(n));
+        assert!(parse(key(MAX_DEPTH - 1).as_bytes()).is_ok());
+        assert_eq!(parse(key(MAX_DEPTH).as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(key(50_000).as_bytes()).unwrap_err(), StoreError::too_deep());
     }
 
     #[test]

@@ -52,6 +52,18 @@ impl std::fmt::Debug for Parsed {
 #[derive(Debug, PartialEq)]
 pub struct StoreError(pub String);
 
+/// How deep maps and lists may nest in a secrets document, metadata included.
+/// sops's own metadata is 4 deep (`sops.age[0].enc`) and env-style documents are
+/// 1-2; 64 leaves room for any real nested config while keeping every recursive
+/// walk (conversion, MAC, emit, drop) far from the stack limit on hostile input.
+pub const MAX_DEPTH: usize = 64;
+
+impl StoreError {
+    pub fn too_deep() -> StoreError {
+        StoreError(format!("nested deeper than {MAX_DEPTH} levels"))
+    }
+}
+
 /// Detect the store from the content and parse it.
 pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
     if content.is_empty() {
@@ -66,6 +78,13 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
         Some(StoreKind::Yaml) => yaml::parse(content),
         None => Err(StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into())),
     }
+}
+
+/// Read a metadata block as decryption does, with the field spelling of
+/// `kind`; nothing else depends on it. Public for the fuzz targets, which
+/// cannot reach the private metadata module.
+pub fn check_metadata(metadata: &Json, kind: StoreKind) -> Result<(), String> {
+    super::metadata::Metadata::parse(metadata, kind.field_style()).map(drop).map_err(|e| e.0)
 }
 
 fn detect(content: &[u8]) -> Option<StoreKind> {
