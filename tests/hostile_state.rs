@@ -386,7 +386,7 @@ fn an_abort_after_decryption_dumps_no_core() {
 }
 
 #[test]
-fn loader_variables_and_forged_names_never_reach_children_or_logs() {
+fn loader_variables_from_the_secrets_file_never_reach_children() {
     let home = Scratch::new("loader");
     let enc = home.0.join("loader.enc");
     sops_encrypt_dotenv("LD_PRELOAD=/nonexistent/evil.so\nLD_LIBRARY_PATH=/nonexistent\nSAFE=1\n", &enc);
@@ -399,6 +399,48 @@ fn loader_variables_and_forged_names_never_reach_children_or_logs() {
     assert!(!env.lines().any(|l| l.starts_with("LD_")), "a loader variable reached the child: {env}");
     let err = text(&out.stderr);
     assert!(err.contains("LD_PRELOAD") && err.contains("dynamic-loader"), "one warning names them: {err}");
+}
+
+/// Encrypt a JSON document with the real sops 3.11 for fixture key1.
+fn sops_encrypt_json(plain: &str, out: &Path) {
+    let install =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-peers.sh")).output().unwrap();
+    let sops = text(&install.stdout).trim().lines().last().unwrap().to_string();
+    let plain_file = out.with_extension("plain.json");
+    std::fs::write(&plain_file, plain).unwrap();
+    let key = std::fs::read_to_string(fixtures().join("keys/key1.txt")).unwrap();
+    let recipient = key.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
+    let enc = Command::new(sops)
+        .args(["encrypt", "--age", &recipient, "--input-type", "json", "--output-type", "json"])
+        .arg(&plain_file)
+        .env_clear()
+        .env("HOME", out.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "sops: {}", text(&enc.stderr));
+    std::fs::write(out, enc.stdout).unwrap();
+}
+
+/// A key with a newline (JSON allows it, sops encrypts it) is no variable
+/// name: it is not passed, and the warning shows it escaped, so it cannot
+/// forge a log line.
+#[test]
+fn a_name_with_a_newline_is_not_passed_and_cannot_forge_a_log_line() {
+    let home = Scratch::new("forged-name");
+    let enc = home.0.join("forged.enc");
+    sops_encrypt_json(r#"{"SAFE": "1", "X\nERROR forged line": "v"}"#, &enc);
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let (out, _) =
+        run_bounded(cmd.args(["exec", "--secrets"]).arg(&enc).args(["--", "env", "-0"]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let names: Vec<String> =
+        out.stdout.split(|b| *b == 0).map(|e| text(e).split('=').next().unwrap_or("").to_string()).collect();
+    assert!(names.iter().any(|n| n == "SAFE"));
+    assert!(!names.iter().any(|n| n.contains("forged")), "the forged name reached the child: {names:?}");
+    let err = text(&out.stderr);
+    assert!(!err.lines().any(|l| l.starts_with("ERROR forged")), "a forged log line: {err}");
+    assert!(err.contains("X\\nERROR forged line"), "the warning shows the name escaped: {err}");
 }
 
 #[test]

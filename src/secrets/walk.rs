@@ -88,7 +88,11 @@ impl Walker<'_> {
     }
 
     fn fail(&self, cause: CipherError) -> LeafError {
-        let path = if self.path.is_empty() { "(comment)".to_string() } else { self.path.join(".") };
+        // Keys come from the file: escaped, so a key cannot forge a log line.
+        let path = match self.path.is_empty() {
+            true => "(comment)".to_string(),
+            false => crate::environment::shown_name(self.path.join(".").as_bytes()),
+        };
         LeafError { path, cause }
     }
 
