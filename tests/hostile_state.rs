@@ -166,7 +166,8 @@ while True:
             pass
 "#
     );
-    let mut race = Command::new("/usr/bin/python3").arg("-c").arg(racer).arg(&state).arg(&outside).spawn().unwrap();
+    let _race =
+        KillOnDrop(Command::new("/usr/bin/python3").arg("-c").arg(racer).arg(&state).arg(&outside).spawn().unwrap());
     for round in 0..30 {
         // Give root entries to chown on every round.
         for d in 0..40 {
@@ -181,8 +182,16 @@ while True:
         }
         assert_eq!(owner(&outside), 0, "round {round}: the outside dir changed owner");
     }
-    let _ = race.kill();
-    let _ = race.wait();
+}
+
+/// A helper process that must not outlive its test, even a failed one.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
