@@ -122,12 +122,31 @@ fn system_directories_are_refused() {
     assert!(line.contains("/run") && line.contains("refusing"), "{line}");
 }
 
+/// A hard link in the state dir to a root file outside (what a user can
+/// make where fs.protected_hardlinks is off) is not handed over.
+#[test]
+fn hard_links_to_files_outside_are_not_handed_over() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("handover-hardlink");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(home.0.join("root-file"), "root's").unwrap();
+    std::fs::hard_link(home.0.join("root-file"), state.join("hardlink")).unwrap();
+    let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(owner(&home.0.join("root-file")), 0, "the linked file changed owner");
+    assert!(text(&out.stderr).contains("more than one hard link"), "{}", text(&out.stderr));
+    assert_eq!(owner(&state.join("openclaw.json")), USER);
+}
+
 /// A racing process running as the user swaps directories of the state dir
 /// for symlinks to a root-owned directory outside, while root hands the
-/// state dir over, 30 starts in a row. A hard link to a file outside sits
-/// in the state dir too. Nothing outside may change owner.
+/// state dir over, 100 starts in a row. Nothing outside may change owner.
 #[test]
-fn racing_symlink_swaps_and_hard_links_never_lead_outside() {
+fn racing_symlink_swaps_never_lead_outside() {
+    const DIRS: usize = 8;
     if !is_root() {
         return;
     }
@@ -139,38 +158,48 @@ fn racing_symlink_swaps_and_hard_links_never_lead_outside() {
         std::fs::write(outside.join(format!("root-{i}")), "root's").unwrap();
     }
     std::fs::create_dir_all(&state).unwrap();
-    for d in 0..40 {
+    for d in 0..DIRS {
         let dir = state.join(format!("d{d}"));
         std::fs::create_dir_all(dir.join("inner")).unwrap();
         std::fs::write(dir.join("inner/f"), "").unwrap();
+        // The user's own directories (it can only rename those).
+        std::os::unix::fs::chown(&dir, Some(USER), Some(USER)).unwrap();
     }
-    std::fs::hard_link(outside.join("root-0"), state.join("hardlink")).unwrap();
     std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
     // Everything under the state dir already the user's, so the race runs
     // while root walks (entries it still has to look at, owned by root,
     // are re-created each round below).
+    // One racer per directory: swap it atomically (renameat2 EXCHANGE, so
+    // the name never goes missing) with a symlink to `outside`, hold that a
+    // moment (long enough for a walker that followed it to chown what is
+    // there), swap back, again and again.
     let racer = format!(
         r#"
-import os, sys
+import ctypes, os, sys, time
 os.setgid({USER}); os.setuid({USER})
-state, outside = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+p, outside = sys.argv[1].encode(), sys.argv[2]
+link = p + b".link"
+os.symlink(outside, link)
+def swap():
+    libc.renameat2(-100, p, -100, link, 2)
 while True:
-    for d in range(40):
-        p = os.path.join(state, "d%d" % d)
-        try:
-            os.rename(p, p + ".real")
-            os.symlink(outside, p)
-            os.unlink(p)
-            os.rename(p + ".real", p)
-        except OSError:
-            pass
+    swap()
+    time.sleep(0.0003)
+    swap()
+    time.sleep(0.0001)
 "#
     );
-    let _race =
-        KillOnDrop(Command::new("/usr/bin/python3").arg("-c").arg(racer).arg(&state).arg(&outside).spawn().unwrap());
-    for round in 0..30 {
+    let _racers: Vec<KillOnDrop> = (0..DIRS)
+        .map(|d| {
+            let dir = state.join(format!("d{d}"));
+            KillOnDrop(Command::new("/usr/bin/python3").arg("-c").arg(&racer).arg(dir).arg(&outside).spawn().unwrap())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for round in 0..100 {
         // Give root entries to chown on every round.
-        for d in 0..40 {
+        for d in 0..DIRS {
             let f = state.join(format!("d{d}/inner/f"));
             let _ = std::os::unix::fs::lchown(&f, Some(0), Some(0));
         }
