@@ -319,7 +319,8 @@ fn devices_and_fifos_are_refused_at_once_in_bounded_memory() {
         let base = |cmd: &mut Command| {
             cmd.env("OPENCLAW_STATE_DIR", &state).env("CLAWINIT_GATEWAY_CMD", "true").arg("check");
         };
-        let cases: [(&str, i32, Box<dyn Fn(&mut Command)>); 4] = [
+        type Setup<'a> = Box<dyn Fn(&mut Command) + 'a>;
+        let cases: [(&str, i32, Setup); 4] = [
             (
                 "secrets file",
                 66,

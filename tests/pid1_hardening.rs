@@ -233,7 +233,7 @@ fn real_time_signals_reach_the_child_under_exec() {
     running.signal(Signal::SIGTERM);
     let (out, _) = running.finish(Duration::from_secs(10));
     assert_eq!(code(&out), 143, "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("signal=SIGRTMIN+3"), "logged by name: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("signal=\"SIGRTMIN+3\""), "logged by name: {}", text(&out.stderr));
 }
 
 #[test]

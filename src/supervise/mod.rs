@@ -223,7 +223,7 @@ impl<'a> Supervisor<'a> {
                             tracing::info!(
                                 role = role.name(),
                                 pid = pid.as_raw(),
-                                signal = %signal_name(s),
+                                signal = signal_name(s).as_str(),
                                 "killed by a signal"
                             )
                         }
@@ -242,7 +242,7 @@ impl<'a> Supervisor<'a> {
     /// Every other signal goes to every child's process group.
     fn forward(&self, signal: i32) {
         for (pid, role) in &self.table {
-            tracing::debug!(signal = %signal_name(signal), role = role.name(), "forwarding");
+            tracing::debug!(signal = signal_name(signal).as_str(), role = role.name(), "forwarding");
             signal_group(*pid, signal);
         }
     }
@@ -335,7 +335,7 @@ impl<'a> Supervisor<'a> {
         let mut endings: HashMap<Role, Ending> = self.exits.drain(..).collect();
         for &role in order {
             let Some(pid) = self.pid_of(role) else { continue };
-            tracing::info!(role = role.name(), signal = %signal_name(signal), "stopping");
+            tracing::info!(role = role.name(), signal = signal_name(signal).as_str(), "stopping");
             signal_group(pid, signal);
             while self.pid_of(role).is_some() && !self.wait_event(deadline, &mut endings).await {}
         }
