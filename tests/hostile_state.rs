@@ -422,6 +422,16 @@ fn an_abort_after_decryption_dumps_no_core() {
     if !control.core_dumped() {
         eprintln!("note: this machine dumps no core even for the control (core_pattern); the check above still holds");
     }
+
+    // The children get their own defaults back: the caller's core limit,
+    // and dumpable again (the kernel resets it at exec).
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let probe = "import ctypes, resource; print(resource.getrlimit(resource.RLIMIT_CORE)[0], ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))";
+    cmd.args(["exec", "--secrets"]).arg(fixtures().join("ok/canary.enc")).args(["--", "/usr/bin/python3", "-c", probe]);
+    set_core_unlimited(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert_eq!(text(&out.stdout).trim(), format!("{} 1", libc::RLIM_INFINITY as i64), "{}", text(&out.stderr));
 }
 
 #[test]
