@@ -36,10 +36,10 @@ const MAX_SYMLINKS: usize = 40;
 #[derive(Debug)]
 pub enum FileError {
     NotFound,
-    /// A symlink owned by someone else than root or clawinit.
+    /// A symlink someone other than root could have planted or moved.
     UntrustedSymlink {
         link: PathBuf,
-        owner: u32,
+        why: UntrustedBecause,
     },
     /// Not a regular file: "a FIFO", "a directory", "a device", ...
     NotRegular(&'static str),
@@ -53,9 +53,13 @@ impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileError::NotFound => f.write_str("no such file"),
-            FileError::UntrustedSymlink { link, owner } => write!(
+            FileError::UntrustedSymlink { link, why: UntrustedBecause::Owner(uid) } => {
+                write!(f, "{} is a symlink owned by uid {uid}; clawinit follows only root's symlinks", link.display())
+            }
+            FileError::UntrustedSymlink { link, why: UntrustedBecause::WritableDir } => write!(
                 f,
-                "{} is a symlink owned by uid {owner}; clawinit follows only symlinks owned by root",
+                "{} is a symlink in a directory others can write; clawinit follows symlinks only in \
+                 directories only root can change (or on a read-only mount)",
                 link.display()
             ),
             FileError::NotRegular(kind) => write!(f, "{kind}, not a regular file"),
@@ -64,6 +68,16 @@ impl fmt::Display for FileError {
             FileError::Io(e) => f.write_str(e.desc()),
         }
     }
+}
+
+/// Why a symlink is not followed.
+#[derive(Debug, PartialEq)]
+pub enum UntrustedBecause {
+    /// Its owner (someone else than root or clawinit).
+    Owner(u32),
+    /// Root's, but in a directory someone else can write: they could have
+    /// moved it there, or moved a relative link's target.
+    WritableDir,
 }
 
 impl From<Errno> for FileError {
@@ -190,7 +204,10 @@ pub fn resolve(path: &Path) -> Result<Resolved, FileError> {
         walked.push(&name);
         if kind(&stat) == SFlag::S_IFLNK {
             if !trusted_owner(stat.st_uid) {
-                return Err(FileError::UntrustedSymlink { link: walked, owner: stat.st_uid });
+                return Err(FileError::UntrustedSymlink { link: walked, why: UntrustedBecause::Owner(stat.st_uid) });
+            }
+            if !only_trusted_can_change(&dir)? {
+                return Err(FileError::UntrustedSymlink { link: walked, why: UntrustedBecause::WritableDir });
             }
             hops += 1;
             if hops > MAX_SYMLINKS {
@@ -264,6 +281,17 @@ fn dot_name(parent: &OwnedFd, stat: &FileStat) -> Result<OsString, FileError> {
 /// Root's symlinks and clawinit's own are trusted; nobody else's.
 fn trusted_owner(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// A directory whose entries only root (or clawinit) can change: owned by
+/// them and not writable by group or others, or on a read-only mount (a
+/// Kubernetes ConfigMap or Secret volume is 0777 but read-only).
+fn only_trusted_can_change(dir: &OwnedFd) -> Result<bool, FileError> {
+    let stat = fstat(dir)?;
+    if trusted_owner(stat.st_uid) && stat.st_mode & 0o022 == 0 {
+        return Ok(true);
+    }
+    Ok(nix::sys::statvfs::fstatvfs(dir)?.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 pub fn kind(stat: &FileStat) -> SFlag {
@@ -344,9 +372,20 @@ mod tests {
         symlink(dir.join("real.json"), dir.join("link.json")).unwrap();
         std::os::unix::fs::lchown(dir.join("link.json"), Some(4242), Some(4242)).unwrap();
         match read(&dir.join("link.json"), 10) {
-            Err(FileError::UntrustedSymlink { owner: 4242, link }) => assert_eq!(link, dir.join("link.json")),
+            Err(FileError::UntrustedSymlink { why: UntrustedBecause::Owner(4242), link }) => {
+                assert_eq!(link, dir.join("link.json"))
+            }
             other => panic!("{:?}", other.map(|b| b.len())),
         }
+        // Root's own link, in a directory someone else can write: not followed.
+        std::fs::remove_file(dir.join("link.json")).unwrap();
+        symlink(dir.join("real.json"), dir.join("link.json")).unwrap();
+        assert!(read(&dir.join("link.json"), 10).is_ok());
+        std::os::unix::fs::chown(&dir, Some(4242), Some(4242)).unwrap();
+        assert!(matches!(
+            read(&dir.join("link.json"), 10),
+            Err(FileError::UntrustedSymlink { why: UntrustedBecause::WritableDir, .. })
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

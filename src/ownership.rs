@@ -31,10 +31,14 @@ const REFUSED: [&str; 18] = [
 /// exhaust clawinit's stack or file descriptors.
 const MAX_DEPTH: usize = 128;
 
+/// Names of skipped hard-linked files shown in the warning (the rest counted).
+const SHOWN_NAMES: usize = 10;
+
 #[derive(Default)]
 struct Walk {
     changed: usize,
-    linked: Vec<String>,
+    linked: usize,
+    linked_names: Vec<String>,
     read_only: usize,
     other_mounts: usize,
     too_deep: usize,
@@ -75,12 +79,32 @@ pub fn hand_over(state_dir: &Path, account: &Account) -> Result<(), Failure> {
     };
     let top = fstat(&dir).map_err(|e| fail(e.into()))?;
     refuse_system_dir(state_dir, &top)?;
+    if top.st_uid != account.uid.as_raw() && parent_writable_by_others(&dir).map_err(fail)? {
+        return Err(Failure::new(
+            Exit::Config,
+            format!(
+                "{}: not CLAWINIT_USER's yet, and its parent directory can be written by others, who could have \
+                 swapped another directory in; chown it in the image or use a state dir whose parent only root can write",
+                state_dir.display()
+            ),
+        ));
+    }
     let mount = files::mount_id(&dir);
     let mut walk = Walk::default();
     chown_entry(&dir, &top, account, &mut walk).map_err(fail)?;
     walk_dir(&dir, (top.st_dev, mount), account, 1, &mut walk).map_err(fail)?;
     report(state_dir, &walk);
     Ok(())
+}
+
+/// Whether someone other than root can rename entries of `dir`'s parent:
+/// its owner is not root, or it is group/other-writable without the sticky
+/// bit.
+fn parent_writable_by_others(dir: &OwnedFd) -> Result<bool, FileError> {
+    let parent = openat(dir, "..", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let stat = fstat(&parent)?;
+    let sticky = stat.st_mode & 0o1000 != 0;
+    Ok(stat.st_uid != 0 || (stat.st_mode & 0o022 != 0 && !sticky))
 }
 
 /// The refused directory `dir` is, or one it contains (only `/` contains any).
@@ -114,8 +138,17 @@ fn walk_dir(
             continue;
         }
         let kind = files::kind(&stat);
+        // Owning a symlink grants nothing, and a root-owned one stays one
+        // root placed (clawinit follows only those, in directories only
+        // root can change).
+        if kind == SFlag::S_IFLNK {
+            continue;
+        }
         if kind == SFlag::S_IFREG && stat.st_nlink > 1 {
-            walk.linked.push(name.to_string_lossy().escape_debug().to_string());
+            walk.linked += 1;
+            if walk.linked_names.len() < SHOWN_NAMES {
+                walk.linked_names.push(crate::environment::shown_name(name.as_bytes()));
+            }
             continue;
         }
         chown_entry(&handle, &stat, account, walk)?;
@@ -153,8 +186,9 @@ fn report(state_dir: &Path, walk: &Walk) {
     if walk.changed > 0 {
         tracing::info!(dir = %dir, entries = walk.changed, "state dir handed to CLAWINIT_USER");
     }
-    if !walk.linked.is_empty() {
-        tracing::warn!(dir = %dir, names = %walk.linked.join(","), "files with more than one hard link were not handed over");
+    if walk.linked > 0 {
+        let names = walk.linked_names.join(",");
+        tracing::warn!(dir = %dir, entries = walk.linked, first = %names, "files with more than one hard link were not handed over");
     }
     if walk.read_only > 0 {
         tracing::info!(dir = %dir, entries = walk.read_only, "entries on a read-only mount were left as they are");

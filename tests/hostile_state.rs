@@ -566,3 +566,101 @@ fn sigterm_during_start_up_ends_at_once_with_nothing_started() {
     assert!(!marker.exists(), "the gateway was spawned");
     assert!(!state.exists() || all_files(&state).is_empty(), "files were written: {:?}", all_files(&state));
 }
+
+/// A root-owned symlink as openclaw.json inside the state dir: once the
+/// state dir is the user's it could point anywhere, so it is refused on
+/// every boot (not followed on the first and refused after the hand-over).
+#[test]
+fn a_root_symlink_in_the_state_dir_is_refused_on_every_boot() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("root-link");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(home.0.join("real.json"), "{}").unwrap();
+    symlink(home.0.join("real.json"), state.join("openclaw.json")).unwrap();
+    for boot in 0..2 {
+        let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(78), "boot {boot}: {}", text(&out.stderr));
+        assert!(one_line(&out).contains("OPENCLAW_CONFIG_PATH"), "boot {boot}");
+    }
+    assert_eq!(owner(&state.join("openclaw.json")), 0, "the link itself is left alone");
+}
+
+/// The user holds the lock on openclaw.json: clawinit does not block in
+/// flock; a SIGTERM ends the start at once, with the config unwritten.
+#[test]
+fn a_lock_held_by_the_user_cannot_hang_the_start() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("held-lock");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
+    let holder = format!(
+        "import fcntl, os, time\nos.setgid({USER}); os.setuid({USER})\n\
+         f = open('{}', 'w'); fcntl.flock(f, fcntl.LOCK_EX); open('{}', 'w').close(); time.sleep(60)",
+        state.join("openclaw.json.clawinit-lock").display(),
+        state.join("held").display()
+    );
+    let _holder = KillOnDrop(Command::new("/usr/bin/python3").arg("-c").arg(holder).spawn().unwrap());
+    let started = Instant::now();
+    while !state.join("held").exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the holder never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut cmd = run_once(&home.0, &state);
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(3), "took {:?}", sent.elapsed());
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert!(!state.join("openclaw.json").exists(), "the config was written after the stop request");
+}
+
+/// The user owns the state dir's parent and renames a root-only directory
+/// into the state dir's place: clawinit refuses to hand it over.
+#[test]
+fn a_directory_swapped_in_as_the_state_dir_is_not_handed_over() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("swapped-state");
+    let data = home.0.join("data");
+    let state = data.join("openclaw");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("secret"), "root only").unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&data, Some(USER), Some(USER)).unwrap();
+    let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(one_line(&out).contains("parent directory can be written by others"), "{}", text(&out.stderr));
+    assert_eq!(owner(&state), 0);
+    assert_eq!(owner(&state.join("secret")), 0);
+}
+
+/// Many hard links: the warning names ten and counts the rest, so the user
+/// cannot make clawinit build a line of any size.
+#[test]
+fn the_hard_link_warning_is_bounded() {
+    if !is_root() {
+        return;
+    }
+    let home = Scratch::new("many-links");
+    let state = home.0.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(home.0.join("target"), "").unwrap();
+    for i in 0..200 {
+        std::fs::hard_link(home.0.join("target"), state.join(format!("link-{i:03}-{}", "x".repeat(200)))).unwrap();
+    }
+    let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let line = err.lines().find(|l| l.contains("more than one hard link")).expect("one warning");
+    assert!(line.contains("entries=200"), "{line}");
+    assert!(line.len() < 4096, "{} bytes", line.len());
+}

@@ -62,6 +62,17 @@ pub fn prepare(
     let location = Location::resolve(env)?;
     if owner.is_some() {
         crate::ownership::check_state_dir(&location.state_dir)?;
+        // Once the state dir is the user's, a link in it could point
+        // anywhere; refusing it on every boot beats following it on the first.
+        if location.read_only == Some("a symlink") && location.source.starts_with(&location.state_dir) {
+            return Err(Failure::new(
+                Exit::Config,
+                format!(
+                    "{}: a symlink inside the state dir CLAWINIT_USER owns; set OPENCLAW_CONFIG_PATH to its target",
+                    location.source.display()
+                ),
+            ));
+        }
     }
     let overlay = read_overlay(settings)?;
     // Decide without the lock first: a failure or a no-op leaves no trace,

@@ -133,10 +133,30 @@ pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> 
     let dir = create_dir(dir_path, owner)?;
     let name = loc.name(".clawinit-lock");
     let shown = dir_path.join(&name);
-    let file = open_lock_file(&dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
-    let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| cannot("lock", &shown, errno.into()))?;
-    Ok(Locked { dir, _lock: lock })
+    let mut file = open_lock_file(&dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
+    // Never a blocking wait: the lock file is in a directory the user can
+    // write, so the user can hold it. Another start holds it for
+    // milliseconds; a stop request or LOCK_WAIT ends the wait.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Locked { dir, _lock: lock }),
+            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => file = back,
+            Err((_, errno)) => return Err(cannot("lock", &shown, errno.into())),
+        }
+        crate::interrupt::check()?;
+        if std::time::Instant::now() >= deadline {
+            return Err(Failure::new(
+                Exit::Config,
+                format!("{}: held by another process for {} s", shown.display(), LOCK_WAIT.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
+
+/// How long a start waits for another one's lock on openclaw.json.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Open (or create) the lock file without following a symlink; anything but
 /// a regular file planted there is removed first (it is only a lock).
@@ -273,18 +293,22 @@ fn create_dir(path: &Path, owner: Option<&Account>) -> Result<OwnedFd, Failure> 
         if resolved.entry.is_some() {
             continue;
         }
-        mkdirat(&resolved.dir, resolved.name.as_os_str(), Mode::from_bits_truncate(0o700))
-            .or_else(|e| if e == Errno::EEXIST { Ok(()) } else { Err(e) })
-            .map_err(|e| cannot("create", &prefix, e.into()))?;
+        match mkdirat(&resolved.dir, resolved.name.as_os_str(), Mode::from_bits_truncate(0o700)) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => continue, // made meanwhile: not ours to chown
+            Err(e) => return Err(cannot("create", &prefix, e.into())),
+        }
         if let Some(account) = owner.filter(|_| nix::unistd::geteuid().is_root()) {
-            nix::unistd::fchownat(
-                &resolved.dir,
-                resolved.name.as_os_str(),
-                Some(account.uid),
-                Some(account.gid),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| cannot("chown", &prefix, e.into()))?;
+            // By handle, after checking it is the directory just made (owned
+            // by clawinit), not whatever was swapped in under that name.
+            let made = files::lstat_at(&resolved.dir, &resolved.name)
+                .and_then(|stat| files::open_subdir(&resolved.dir, &resolved.name, &stat).map(|fd| (fd, stat)))
+                .map_err(|e| cannot("open", &prefix, e))?;
+            if made.1.st_uid != nix::unistd::geteuid().as_raw() {
+                return Err(cannot("create", &prefix, FileError::Changed));
+            }
+            nix::unistd::fchown(&made.0, Some(account.uid), Some(account.gid))
+                .map_err(|e| cannot("chown", &prefix, e.into()))?;
         }
     }
     files::open_dir(path).map_err(|e| cannot("open", path, e))
