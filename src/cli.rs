@@ -47,6 +47,12 @@ pub enum Command {
     Render,
     /// Everything `run` does before it spawns, with no writes and no spawns.
     Check,
+    /// Print what the running supervisor knows: phase, children, time to ready.
+    Status {
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 iff the gateway answers ready (or live with --live).
     Probe {
         /// Check liveness (/healthz) instead of readiness (/readyz).
@@ -61,7 +67,7 @@ pub enum OutputType {
     Json,
 }
 
-const SUBCOMMANDS: [&str; 6] = ["run", "exec", "decrypt", "render", "check", "probe"];
+const SUBCOMMANDS: [&str; 7] = ["run", "exec", "decrypt", "render", "check", "status", "probe"];
 
 /// Parse argv. A first argument that is a subcommand name or a flag goes to
 /// clap; anything else (or `--`) is the worker of an implicit `run`.

@@ -114,7 +114,14 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         ready_timeout: Duration::from_secs(settings.ready_timeout),
         ready_required: settings.ready_required,
         stop_timeout: Duration::from_secs(settings.stop_timeout),
+        stop_delay: Duration::from_secs(settings.stop_delay),
         restart: settings.gateway_restart,
+        restart_limit: settings.restart_limit(),
+        secret_sources: settings
+            .secrets_file
+            .iter()
+            .map(|f| format!("CLAWINIT_SECRETS_FILE ({})", f.display()))
+            .collect(),
     };
     supervise::run(&pid1, &gateway, worker.as_ref(), &env, owner.as_ref(), &options)
 }
@@ -122,6 +129,14 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
 /// `clawinit probe [--live]`: 0 when the gateway answers ready (live) within
 /// 2 s, 1 otherwise (Docker reserves other codes for HEALTHCHECK).
 pub fn probe(live: bool) -> Result<Exit, Failure> {
+    // The supervisor knows first that the gateway is to stop (draining):
+    // not ready then, whatever the gateway still answers.
+    if let Some(phase) = supervise::status::query().and_then(|s| s["phase"].as_str().map(String::from)) {
+        if !live && phase != "ready" {
+            tracing::warn!(phase = %phase, "the supervisor is not ready");
+            return Ok(Exit::Child(1));
+        }
+    }
     let env = ChildEnv::inherit(std::env::vars_os());
     let port = config::gateway_port(&env);
     let check = if live { supervise::ready::Check::Live } else { supervise::ready::Check::Ready };
@@ -130,6 +145,37 @@ pub fn probe(live: bool) -> Result<Exit, Failure> {
         tracing::warn!(port, "the gateway is not {}", if live { "live" } else { "ready" });
     }
     Ok(Exit::Child(if ok { 0 } else { 1 }))
+}
+
+/// `clawinit status [--json]`: what the supervisor of this container knows.
+/// 1 when none answers (not running, or not reachable by this user).
+pub fn status(as_json: bool) -> Result<Exit, Failure> {
+    let Some(status) = supervise::status::query() else {
+        let path = supervise::status::socket_path();
+        tracing::error!("no clawinit supervisor answers at {} (not running, or not for this user)", path.display());
+        return Ok(Exit::Child(1));
+    };
+    let text = if as_json { format!("{status}\n") } else { status_lines(&status) };
+    write_out(text.as_bytes())
+}
+
+fn status_lines(status: &serde_json::Value) -> String {
+    let field =
+        |v: &serde_json::Value| if v.is_null() { "-".to_string() } else { v.to_string().trim_matches('"').to_string() };
+    let mut out = format!("phase: {}\n", field(&status["phase"]));
+    for (role, child) in status["children"].as_object().into_iter().flatten() {
+        out.push_str(&format!(
+            "{role}: pid {}, up {} s, restarts {}, last exit {}\n",
+            field(&child["pid"]),
+            field(&child["uptime_s"]),
+            field(&child["restarts"]),
+            field(&child["last_exit"])
+        ));
+    }
+    out.push_str(&format!("ready after: {} ms\n", field(&status["ready_after_ms"])));
+    let sources: Vec<String> = status["secret_sources"].as_array().into_iter().flatten().map(field).collect();
+    out.push_str(&format!("secret sources: {}\n", if sources.is_empty() { "none".into() } else { sources.join(", ") }));
+    out
 }
 
 fn log_summary(p: &Prepared) {

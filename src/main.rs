@@ -43,6 +43,7 @@ fn run(command: Command, settings: &Settings) -> Result<Exit, Failure> {
         Command::Run { worker } => commands::run(&worker, settings),
         Command::Render => commands::render(settings),
         Command::Check => commands::check(settings),
+        Command::Status { json } => commands::status(json),
         Command::Probe { live } => commands::probe(live),
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::exit::{Exit, Failure};
+use crate::supervise::policy::RestartLimit;
 
 const PREFIX: &str = "CLAWINIT_";
 
@@ -119,6 +120,11 @@ pub struct Settings {
     /// Seconds `SOPS_AGE_KEY_CMD` may run.
     #[serde(default = "key_cmd_timeout")]
     pub key_cmd_timeout: u64,
+    /// Seconds to report not-ready before stopping on TERM/INT.
+    #[serde(default)]
+    pub stop_delay: u64,
+    /// `n/seconds`; read with `restart_limit()`.
+    pub gateway_restart_limit: Option<String>,
 }
 
 impl Settings {
@@ -154,12 +160,23 @@ impl Settings {
         Ok(settings)
     }
 
+    /// `CLAWINIT_GATEWAY_RESTART_LIMIT`, validated when the settings are read.
+    pub fn restart_limit(&self) -> Option<RestartLimit> {
+        self.gateway_restart_limit.as_deref().and_then(|t| t.parse().ok())
+    }
+
     /// Every numeric setting within its documented range.
     fn check_ranges(&self) -> Result<(), Failure> {
+        if let Some(text) = &self.gateway_restart_limit {
+            text.parse::<RestartLimit>().map_err(|why| {
+                Failure::new(Exit::Usage, format!("CLAWINIT_GATEWAY_RESTART_LIMIT: invalid value ({why})"))
+            })?;
+        }
         let numeric = [
             ("CLAWINIT_READY_TIMEOUT", self.ready_timeout, READY_TIMEOUT),
             ("CLAWINIT_STOP_TIMEOUT", self.stop_timeout, STOP_TIMEOUT),
             ("CLAWINIT_KEY_CMD_TIMEOUT", self.key_cmd_timeout, KEY_CMD_TIMEOUT),
+            ("CLAWINIT_STOP_DELAY", self.stop_delay, STOP_TIMEOUT),
         ];
         for (name, value, range) in numeric {
             if !range.contains(&value) {

@@ -4,8 +4,10 @@
 
 pub mod gateway;
 pub mod pid1;
+pub mod policy;
 pub mod ready;
 pub mod spawn;
+pub mod status;
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
@@ -64,7 +66,12 @@ pub struct RunOptions {
     pub ready_timeout: Duration,
     pub ready_required: bool,
     pub stop_timeout: Duration,
+    /// How long to report not-ready before stopping on TERM/INT.
+    pub stop_delay: Duration,
     pub restart: RestartPolicy,
+    pub restart_limit: Option<policy::RestartLimit>,
+    /// Which secret sources are in use (names only), for `clawinit status`.
+    pub secret_sources: Vec<String>,
 }
 
 /// `exec`: one child under PID-1 supervision.
@@ -103,21 +110,31 @@ pub fn run(
 ) -> Result<Exit, Failure> {
     block_on(async {
         let mut s = Supervisor::new(pid1, env, user)?;
+        s.board = status::Board::new(options.secret_sources.clone());
+        let allowed = [Some(0), Some(nix::unistd::geteuid().as_raw()), user.map(|u| u.uid.as_raw())];
+        let _server = status::serve(&s.board, allowed.into_iter().flatten().collect());
         s.spawn(Role::Gateway, gateway)?;
         let started = Instant::now();
+        s.gateway_starts.record(started);
         let deadline = || later(Instant::now(), options.stop_timeout);
         match s.gate(options, later(started, options.ready_timeout)).await {
-            Gate::Ready => tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready"),
+            Gate::Ready => {
+                tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready");
+                s.board.borrow_mut().ready(started.elapsed());
+            }
             Gate::Exited(ending) => {
+                s.board.borrow_mut().enter(status::Phase::Stopping);
                 tracing::error!("the gateway exited before it was ready");
                 s.stop(&[], libc::SIGTERM, deadline()).await;
                 return Ok(ending.exit());
             }
             Gate::Signal(signal) => {
+                s.board.borrow_mut().enter(status::Phase::Stopping);
                 s.stop(&[Role::Gateway], stop_signal(signal), deadline()).await;
                 return Ok(Exit::signaled(signal));
             }
             Gate::TimedOut if options.ready_required => {
+                s.board.borrow_mut().enter(status::Phase::Stopping);
                 let secs = options.ready_timeout.as_secs();
                 tracing::error!("the gateway was not ready within {secs} s (CLAWINIT_READY_TIMEOUT)");
                 s.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
@@ -127,6 +144,7 @@ pub fn run(
                 "the gateway was not ready within {} s; starting the worker anyway (CLAWINIT_READY_REQUIRED=false)",
                 options.ready_timeout.as_secs()
             ),
+            // The gateway answered, or the operator chose not to wait for it.
         }
         if let Some(worker) = worker {
             if let Err(failure) = s.spawn(Role::Worker, worker) {
@@ -139,13 +157,15 @@ pub fn run(
 }
 
 /// Run `future` on clawinit's one runtime shape: current-thread, IO and time.
+/// A `LocalSet`, so the status server can share the supervisor's state
+/// without locks.
 pub fn block_on<T, F: Future<Output = Result<T, Failure>>>(future: F) -> Result<T, Failure> {
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
-        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the runtime: {e}")))?
-        .block_on(future)
+        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the runtime: {e}")))?;
+    tokio::task::LocalSet::new().block_on(&runtime, future)
 }
 
 /// TERM, INT, QUIT and HUP stop everything; the rest is forwarded.
@@ -186,18 +206,30 @@ struct Supervisor<'a> {
     signals: Signals,
     table: HashMap<Pid, Role>,
     exits: VecDeque<(Role, Ending)>,
+    gateway_starts: policy::Starts,
+    board: status::Shared,
 }
 
 impl<'a> Supervisor<'a> {
     fn new(pid1: &'a Pid1, env: &'a ChildEnv, user: Option<&'a Account>) -> Result<Self, Failure> {
         pid1::leave_workdir();
-        Ok(Supervisor { pid1, env, user, signals: Signals::new(pid1)?, table: HashMap::new(), exits: VecDeque::new() })
+        Ok(Supervisor {
+            pid1,
+            env,
+            user,
+            signals: Signals::new(pid1)?,
+            table: HashMap::new(),
+            exits: VecDeque::new(),
+            gateway_starts: policy::Starts::default(),
+            board: status::Board::new(Vec::new()),
+        })
     }
 
     fn spawn(&mut self, role: Role, command: &Command) -> Result<Pid, Failure> {
         let pid = spawn::spawn(&command.program, &command.argv, self.env, self.user, self.pid1)?;
         tracing::info!(role = role.name(), pid = pid.as_raw(), program = %command.program.display(), "spawned");
         self.table.insert(pid, role);
+        self.board.borrow_mut().spawned(role.name(), pid.as_raw(), Instant::now());
         Ok(pid)
     }
 
@@ -228,6 +260,7 @@ impl<'a> Supervisor<'a> {
                             )
                         }
                     }
+                    self.board.borrow_mut().exited(role.name(), ending);
                     self.exits.push_back((role, ending));
                 }
                 None => tracing::debug!(pid = pid.as_raw(), "orphan reaped"),
@@ -269,7 +302,7 @@ impl<'a> Supervisor<'a> {
     /// the worker, then the gateway, and ends with the worker's code.
     async fn running(&mut self, gateway: &Command, options: &RunOptions) -> Result<Exit, Failure> {
         let deadline = || later(Instant::now(), options.stop_timeout);
-        let mut backoff = Backoff::default();
+        let mut backoff = policy::Backoff::new(Instant::now());
         let mut restart_at: Option<Instant> = None;
         let mut regate: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
         loop {
@@ -290,23 +323,34 @@ impl<'a> Supervisor<'a> {
                     restart_at = None;
                     if self.spawn(Role::Gateway, gateway).is_ok() {
                         backoff.started = Instant::now();
+                        self.gateway_starts.record(backoff.started);
+                        self.board.borrow_mut().enter(status::Phase::Gating);
                         regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
                     } else {
-                        restart_at = Some(later(Instant::now(), backoff.next()));
+                        restart_at = Some(later(Instant::now(), backoff.next(Instant::now())));
                     }
                 }
                 () = ready_again => {
                     regate = None;
                     tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
+                    self.board.borrow_mut().ready(backoff.started.elapsed());
                 }
                 event = self.next() => match event {
                     Event::Exited(Role::Worker, ending) => {
                         self.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
                         return Ok(ending.exit());
                     }
+                    Event::Exited(_, ending)
+                        if restarts(options.restart, ending)
+                            && !self.gateway_starts.may_restart(options.restart_limit, Instant::now()) =>
+                    {
+                        tracing::error!("the gateway keeps exiting: giving up (CLAWINIT_GATEWAY_RESTART_LIMIT)");
+                        self.stop(&[Role::Worker], libc::SIGTERM, deadline()).await;
+                        return Ok(ending.exit());
+                    }
                     Event::Exited(_, ending) if restarts(options.restart, ending) => {
                         regate = None;
-                        let wait = backoff.next();
+                        let wait = backoff.next(Instant::now());
                         tracing::warn!(in_ms = wait.as_millis() as u64, "restarting the gateway (CLAWINIT_GATEWAY_RESTART)");
                         restart_at = Some(later(Instant::now(), wait));
                     }
@@ -315,6 +359,10 @@ impl<'a> Supervisor<'a> {
                         return Ok(ending.exit());
                     }
                     Event::Signal(signal) if starts_shutdown(signal) => {
+                        if matches!(signal, libc::SIGTERM | libc::SIGINT) && !options.stop_delay.is_zero() {
+                            self.drain(options.stop_delay).await;
+                        }
+                        self.board.borrow_mut().enter(status::Phase::Stopping);
                         let had_worker = self.pid_of(Role::Worker).is_some();
                         let endings = self.stop(&[Role::Worker, Role::Gateway], stop_signal(signal), deadline()).await;
                         let decisive = if had_worker { Role::Worker } else { Role::Gateway };
@@ -327,17 +375,58 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// `CLAWINIT_STOP_DELAY`: report not-ready (probe reads the phase) for
+    /// `delay` while the children keep serving, so a load balancer or a
+    /// Kubernetes endpoint stops sending traffic first. A second TERM or
+    /// INT, or a child's exit, ends the wait early.
+    async fn drain(&mut self, delay: Duration) {
+        self.board.borrow_mut().enter(status::Phase::Draining);
+        tracing::info!(
+            delay_s = delay.as_secs(),
+            "draining: reporting not-ready before stopping (CLAWINIT_STOP_DELAY)"
+        );
+        let until = later(Instant::now(), delay);
+        loop {
+            match timeout_at(until, self.next()).await {
+                Err(_) => return,
+                Ok(Event::Signal(signal)) if matches!(signal, libc::SIGTERM | libc::SIGINT) => {
+                    tracing::info!("a second stop request: stopping now");
+                    return;
+                }
+                Ok(Event::Signal(signal)) => self.forward(signal),
+                Ok(Event::Exited(role, ending)) => {
+                    // Queued again for `stop`, which decides the exit code.
+                    self.exits.push_front((role, ending));
+                    return;
+                }
+                Ok(Event::Orphans) => {}
+            }
+        }
+    }
+
     /// The shutdown state machine, under one deadline: `signal` to each role
     /// in `order`, waiting for each; then TERM to every remaining descendant;
     /// SIGKILL to whatever is left at the deadline. Returns once clawinit has
     /// no child left, with how each role ended.
     async fn stop(&mut self, order: &[Role], signal: i32, deadline: Instant) -> HashMap<Role, Ending> {
         let mut endings: HashMap<Role, Ending> = self.exits.drain(..).collect();
-        for &role in order {
+        let now = Instant::now();
+        let total = deadline.saturating_duration_since(now);
+        for (i, &role) in order.iter().enumerate() {
             let Some(pid) = self.pid_of(role) else { continue };
+            // Every role but the last leaves the last one its reserve: the
+            // gateway always gets its stop signal and time to use it, even
+            // when the worker ignores TERM.
+            let last = i + 1 == order.len();
+            let own = if last { deadline } else { later(now, total.saturating_sub(policy::gateway_reserve(total))) };
             tracing::info!(role = role.name(), signal = signal_name(signal).as_str(), "stopping");
             signal_group(pid, signal);
-            while self.pid_of(role).is_some() && !self.wait_event(deadline, &mut endings).await {}
+            while self.pid_of(role).is_some() && !self.wait_event(own, &mut endings).await {}
+            if !last && self.pid_of(role).is_some() {
+                tracing::warn!(role = role.name(), "its share of CLAWINIT_STOP_TIMEOUT is used: killing it");
+                signal_group(pid, libc::SIGKILL);
+                while self.pid_of(role).is_some() && !self.wait_event(deadline, &mut endings).await {}
+            }
         }
         if !pid1::children().is_empty() && Instant::now() < deadline {
             tracing::info!("stopping the remaining descendants");
@@ -414,29 +503,6 @@ fn restarts(policy: RestartPolicy, ending: Ending) -> bool {
     }
 }
 
-/// 1 s doubling to 30 s; back to 1 s after a gateway that ran for a minute.
-struct Backoff {
-    next: Duration,
-    started: Instant,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { next: Duration::from_secs(1), started: Instant::now() }
-    }
-}
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        if self.started.elapsed() > Duration::from_secs(60) {
-            self.next = Duration::from_secs(1);
-        }
-        let wait = self.next;
-        self.next = self.next.saturating_mul(2).min(Duration::from_secs(30));
-        wait
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,12 +513,5 @@ mod tests {
         assert!(later(now, Duration::MAX) >= later(now, FAR_FUTURE));
         assert!(later(now, Duration::from_secs(u64::MAX)) > now + Duration::from_secs(86_400 * 365));
         assert_eq!(later(now, Duration::from_secs(9)), now + Duration::from_secs(9));
-    }
-
-    #[test]
-    fn the_restart_backoff_doubles_to_thirty_seconds() {
-        let mut backoff = Backoff::default();
-        let waits: Vec<u64> = (0..8).map(|_| backoff.next().as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
     }
 }

@@ -2,6 +2,8 @@
 //! the real clawinit binary with a clean, isolated environment.
 #![allow(dead_code)]
 
+pub mod ns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

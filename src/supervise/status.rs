@@ -1,0 +1,273 @@
+//! What the supervisor knows, for `clawinit status` and `clawinit probe`:
+//! the phase, each child, the time to ready. Served as one JSON object on a
+//! unix socket private to this clawinit: named after its PID namespace under
+//! `/run/clawinit/` (two containers, or two PID namespaces sharing a mount,
+//! never meet), answering only root, clawinit's own uid and `CLAWINIT_USER`
+//! (checked with SO_PEERCRED on every connection); the client checks the
+//! server is root's or its own the same way.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::time::Instant;
+
+use super::pid1::{signal_name, Ending};
+
+/// The supervisor's phase, named as the contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The gateway runs, not yet ready (at start, or after a restart).
+    Gating,
+    Ready,
+    /// A stop was requested; not-ready is reported for `CLAWINIT_STOP_DELAY`.
+    Draining,
+    Stopping,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Gating => "gating",
+            Phase::Ready => "ready",
+            Phase::Draining => "draining",
+            Phase::Stopping => "stopping",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Child {
+    pid: Option<i32>,
+    started: Option<Instant>,
+    restarts: u32,
+    last_exit: Option<Ending>,
+}
+
+/// The state the supervisor updates and the socket serves.
+#[derive(Debug)]
+pub struct Board {
+    phase: Phase,
+    children: BTreeMap<&'static str, Child>,
+    ready_after: Option<Duration>,
+    sources: Vec<String>,
+}
+
+pub type Shared = Rc<RefCell<Board>>;
+
+impl Board {
+    pub fn new(sources: Vec<String>) -> Shared {
+        Rc::new(RefCell::new(Board { phase: Phase::Gating, children: BTreeMap::new(), ready_after: None, sources }))
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Move to `phase`; a stop is never undone.
+    pub fn enter(&mut self, phase: Phase) {
+        if !matches!((self.phase, phase), (Phase::Draining | Phase::Stopping, Phase::Gating | Phase::Ready)) {
+            self.phase = phase;
+        }
+    }
+
+    pub fn spawned(&mut self, role: &'static str, pid: i32, at: Instant) {
+        let child = self.children.entry(role).or_default();
+        if child.started.is_some() {
+            child.restarts += 1;
+        }
+        child.pid = Some(pid);
+        child.started = Some(at);
+    }
+
+    pub fn exited(&mut self, role: &'static str, ending: Ending) {
+        let child = self.children.entry(role).or_default();
+        child.pid = None;
+        child.last_exit = Some(ending);
+    }
+
+    pub fn ready(&mut self, after: Duration) {
+        self.ready_after = Some(after);
+        self.enter(Phase::Ready);
+    }
+
+    /// The JSON `clawinit status --json` prints.
+    pub fn snapshot(&self, now: Instant) -> Value {
+        let children: serde_json::Map<String, Value> = self
+            .children
+            .iter()
+            .map(|(role, c)| {
+                let uptime = c.pid.and(c.started).map(|s| now.saturating_duration_since(s).as_secs());
+                let last_exit = c.last_exit.map(|e| match e {
+                    Ending::Exited(code) => json!(code),
+                    Ending::Signaled(s) => json!(signal_name(s)),
+                });
+                let child = json!({"pid": c.pid, "uptime_s": uptime, "restarts": c.restarts, "last_exit": last_exit});
+                (role.to_string(), child)
+            })
+            .collect();
+        json!({
+            "phase": self.phase.name(),
+            "children": children,
+            "ready_after_ms": self.ready_after.map(|d| d.as_millis() as u64),
+            "secret_sources": self.sources,
+        })
+    }
+}
+
+/// Where this clawinit's socket is: `/run/clawinit/pid-<namespace>.sock`.
+pub fn socket_path() -> PathBuf {
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|l| l.to_str().and_then(|s| s.strip_prefix("pid:[")?.strip_suffix(']').map(String::from)))
+        .unwrap_or_else(|| "unknown".into());
+    Path::new("/run/clawinit").join(format!("pid-{ns}.sock"))
+}
+
+/// The socket, removed when dropped (clawinit's exit).
+pub struct Server {
+    path: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Serve `board` to the allowed uids until the runtime ends. A socket that
+/// cannot be made (a read-only /run) is a warning: status and the drain
+/// signal for probe are then unavailable, nothing else changes.
+pub fn serve(board: &Shared, allowed: Vec<u32>) -> Option<Server> {
+    let path = socket_path();
+    let listener =
+        bind(&path).map_err(|e| tracing::warn!("cannot serve clawinit status at {}: {e}", path.display())).ok()?;
+    let board = Rc::clone(board);
+    tokio::task::spawn_local(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let peer = stream.peer_cred().map(|c| c.uid()).ok();
+            if !peer.is_some_and(|uid| allowed.contains(&uid)) {
+                tracing::debug!(uid = ?peer, "status refused to this uid");
+                continue;
+            }
+            let mut body = board.borrow().snapshot(Instant::now()).to_string();
+            body.push('\n');
+            // One small write; a client that does not read is dropped.
+            let _ = tokio::time::timeout(Duration::from_secs(1), send(&stream, body.as_bytes())).await;
+        }
+    });
+    Some(Server { path })
+}
+
+async fn send(stream: &UnixStream, body: &[u8]) -> std::io::Result<()> {
+    let mut sent = 0;
+    while sent < body.len() {
+        stream.writable().await?;
+        match stream.try_write(&body[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    let dir = path.parent().unwrap_or(Path::new("/run"));
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || !(meta.uid() == 0 || meta.uid() == me) || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::other("the directory is not root's own"));
+    }
+    // A socket left by an earlier clawinit in this namespace (a crash).
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    // Anyone may connect; the peer's uid decides whether it is answered.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+/// Ask the supervisor of this PID namespace for its state; `None` when none
+/// answers, or when the socket is not root's or our own.
+pub fn query() -> Option<Value> {
+    let path = socket_path();
+    let stream = std::os::unix::net::UnixStream::connect(&path).ok()?;
+    let server = peer_uid(&stream)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if server != 0 && server != me {
+        return None;
+    }
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut body = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+fn peer_uid(stream: &std::os::unix::net::UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt(SO_PEERCRED) fills a ucred we own, of the given size.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_move_forward_and_a_stop_is_never_undone() {
+        let board = Board::new(vec![]);
+        let mut b = board.borrow_mut();
+        assert_eq!(b.phase(), Phase::Gating);
+        b.ready(Duration::from_millis(1200));
+        assert_eq!(b.phase(), Phase::Ready);
+        b.enter(Phase::Gating); // a restart re-gates
+        assert_eq!(b.phase(), Phase::Gating);
+        b.enter(Phase::Draining);
+        b.ready(Duration::from_millis(5));
+        assert_eq!(b.phase(), Phase::Draining, "a late ready does not undo the drain");
+        b.enter(Phase::Stopping);
+        b.enter(Phase::Gating);
+        assert_eq!(b.phase(), Phase::Stopping);
+    }
+
+    #[test]
+    fn the_snapshot_has_the_contract_fields() {
+        let t0 = Instant::now();
+        let board = Board::new(vec!["CLAWINIT_SECRETS_FILE".into()]);
+        let mut b = board.borrow_mut();
+        b.spawned("gateway", 10, t0);
+        b.exited("gateway", Ending::Exited(3));
+        b.spawned("gateway", 11, t0 + Duration::from_secs(2));
+        b.spawned("worker", 12, t0 + Duration::from_secs(3));
+        b.exited("worker", Ending::Signaled(libc::SIGKILL));
+        b.ready(Duration::from_millis(1500));
+        let s = b.snapshot(t0 + Duration::from_secs(12));
+        assert_eq!(s["phase"], "ready");
+        assert_eq!(s["children"]["gateway"], json!({"pid": 11, "uptime_s": 10, "restarts": 1, "last_exit": 3}));
+        assert_eq!(
+            s["children"]["worker"],
+            json!({"pid": null, "uptime_s": null, "restarts": 0, "last_exit": "SIGKILL"})
+        );
+        assert_eq!(s["ready_after_ms"], 1500);
+        assert_eq!(s["secret_sources"], json!(["CLAWINIT_SECRETS_FILE"]));
+    }
+}
