@@ -389,7 +389,7 @@ impl<'a> Supervisor<'a> {
         loop {
             match timeout_at(until, self.next()).await {
                 Err(_) => return,
-                Ok(Event::Signal(signal)) if matches!(signal, libc::SIGTERM | libc::SIGINT) => {
+                Ok(Event::Signal(libc::SIGTERM | libc::SIGINT)) => {
                     tracing::info!("a second stop request: stopping now");
                     return;
                 }
