@@ -89,17 +89,50 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     Ok(env)
 }
 
-/// `clawinit run`: secrets → openclaw.json → user → gateway → readiness →
-/// worker → supervision. Everything that can fail before the gateway is
-/// spawned does, leaving no child and no file changed.
-pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
-    let pid1 = supervise::init()?;
+/// How far the shared preflight goes: `render` stops once openclaw.json is
+/// rendered; `check` and `run` go up to the spawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    Rendered,
+    Spawn,
+}
+
+/// Everything decided before a child exists.
+struct Preflight {
+    env: ChildEnv,
+    owner: Option<Account>,
+    gateway: Option<Command>,
+    worker: Option<Command>,
+    prepared: Prepared,
+}
+
+/// The one preflight of `run`, `check` and `render`, in `run`'s order:
+/// secrets → user → gateway and worker commands → openclaw.json (written in
+/// `Mode::Write`). `check` is `run` up to the spawn by construction; every
+/// failure comes before any write (the config write is the last step).
+fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until) -> Result<Preflight, Failure> {
     let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
     interrupt::check()?;
-    let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
-    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
-    let worker = if worker.is_empty() { None } else { Some(resolve_command(worker, &env)?) };
-    let prepared = config::prepare(settings, &mut env, Mode::Write, owner.as_ref())?;
+    let (mut owner, mut gateway, mut worker_command) = (None, None, None);
+    if until == Until::Spawn {
+        owner = settings.user.as_deref().map(Account::resolve).transpose()?;
+        gateway = Some(supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?);
+        if !worker.is_empty() {
+            worker_command = Some(resolve_command(worker, &env)?);
+        }
+    }
+    let prepared = config::prepare(settings, &mut env, mode, owner.as_ref())?;
+    Ok(Preflight { env, owner, gateway, worker: worker_command, prepared })
+}
+
+/// `clawinit run`: preflight → hand the state dir over → the gateway →
+/// readiness → the worker → supervision. Everything that can fail before
+/// the gateway is spawned does, leaving no child and no file changed.
+pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
+    let pid1 = supervise::init()?;
+    let Preflight { mut env, owner, gateway, worker, prepared } =
+        preflight(settings, worker, Mode::Write, Until::Spawn)?;
+    let gateway = gateway.expect("preflight until the spawn resolves the gateway");
     log_summary(&prepared);
     if let Some(account) = &owner {
         ownership::hand_over(&prepared.location.state_dir, account)?;
@@ -179,11 +212,26 @@ fn status_lines(status: &serde_json::Value) -> String {
 }
 
 fn log_summary(p: &Prepared) {
-    let lines = summary(p);
-    for line in &lines {
-        match line.strip_prefix("warning: ") {
-            Some(w) => tracing::warn!("{w}"),
-            None => tracing::info!("{line}"),
+    for line in summary(p) {
+        match line {
+            Line::Info(text) => tracing::info!("{text}"),
+            Line::Warning(text) => tracing::warn!("{text}"),
+        }
+    }
+}
+
+/// One line of the config summary, typed until it is printed: a log line
+/// at its level, or a `render` line on stderr.
+pub enum Line {
+    Info(String),
+    Warning(String),
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Line::Info(text) => f.write_str(text),
+            Line::Warning(text) => write!(f, "warning: {text}"),
         }
     }
 }
@@ -191,8 +239,7 @@ fn log_summary(p: &Prepared) {
 /// `clawinit render`: print the openclaw.json `run` would write to stdout and
 /// what would change, and why, to stderr. Writes nothing.
 pub fn render(settings: &Settings) -> Result<Exit, Failure> {
-    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
-    let prepared = config::prepare(settings, &mut env, Mode::DryRun, None)?;
+    let prepared = preflight(settings, &[], Mode::DryRun, Until::Rendered)?.prepared;
     let written = write_out(&prepared.bytes)?;
     if written != Exit::Child(0) {
         return Ok(written);
@@ -204,37 +251,32 @@ pub fn render(settings: &Settings) -> Result<Exit, Failure> {
     Ok(Exit::Child(0))
 }
 
-/// `clawinit check`: everything `run` does before it spawns (secrets, user,
-/// config, references, gateway command), writing nothing, spawning nothing.
+/// `clawinit check`: `run`'s preflight (secrets, user, commands, config,
+/// references), writing nothing, spawning nothing.
 pub fn check(settings: &Settings) -> Result<Exit, Failure> {
-    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
-    let owner = settings.user.as_deref().map(Account::resolve).transpose()?;
-    let prepared = config::prepare(settings, &mut env, Mode::DryRun, owner.as_ref())?;
-    log_summary(&prepared);
-    let gateway = supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?;
-    tracing::info!(gateway = %gateway.program.display(), config = %prepared.location.target.display(), "check passed");
+    let done = preflight(settings, &[], Mode::DryRun, Until::Spawn)?;
+    log_summary(&done.prepared);
+    let gateway = done.gateway.as_ref().map(|g| g.program.display().to_string()).unwrap_or_default();
+    tracing::info!(gateway = %gateway, config = %done.prepared.location.target.display(), "check passed");
     Ok(Exit::Child(0))
 }
 
 /// What the config step did or would do, one line each; no values.
-pub fn summary(p: &Prepared) -> Vec<String> {
+pub fn summary(p: &Prepared) -> Vec<Line> {
     let state = match (p.changed, p.written) {
         (false, _) => "unchanged",
         (true, true) => "written",
         (true, false) if !p.location.target.exists() => "would be created",
         (true, false) => "would change",
     };
-    let mut lines = vec![format!("openclaw.json: {} ({state})", p.location.target.display())];
+    let mut lines = vec![Line::Info(format!("openclaw.json: {} ({state})", p.location.target.display()))];
     if let Some(why) = p.location.read_only {
-        lines.push(format!(
-            "{} is {why}: the gateway reads {}",
-            p.location.source.display(),
-            p.gateway_reads.display()
-        ));
+        let (source, reads) = (p.location.source.display(), p.gateway_reads.display());
+        lines.push(Line::Info(format!("{source} is {why}: the gateway reads {reads}")));
     }
-    lines.extend(p.providers.iter().map(|l| format!("provider {l}")));
-    lines.extend(p.changes.iter().map(ToString::to_string));
-    lines.extend(p.warnings.iter().map(|w| format!("warning: {w}")));
+    lines.extend(p.providers.iter().map(|l| Line::Info(format!("provider {l}"))));
+    lines.extend(p.changes.iter().map(|c| Line::Info(c.to_string())));
+    lines.extend(p.warnings.iter().map(|w| Line::Warning(w.clone())));
     lines
 }
 
