@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,13 +67,12 @@ pub enum OutputType {
     Json,
 }
 
-const SUBCOMMANDS: [&str; 7] = ["run", "exec", "decrypt", "render", "check", "status", "probe"];
-
 /// Parse argv. A first argument that is a subcommand name or a flag goes to
 /// clap; anything else (or `--`) is the worker of an implicit `run`.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    let explicit = args.len() < 2 || SUBCOMMANDS.contains(&first) || (first.starts_with('-') && first != "--");
+    let subcommand = Cli::command().get_subcommands().any(|c| c.get_name() == first);
+    let explicit = args.len() < 2 || subcommand || (first.starts_with('-') && first != "--");
     if explicit {
         return Cli::try_parse_from(args);
     }

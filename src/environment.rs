@@ -9,6 +9,22 @@ use zeroize::Zeroizing;
 
 use crate::secrets::{SecretVar, IDENTITY_VARIABLE_PREFIX};
 
+/// Read access to the children's environment. Values may be secrets: the
+/// plan only tests key variables for presence and reads plain settings.
+pub trait Lookup {
+    fn raw(&self, name: &str) -> Option<&[u8]>;
+
+    fn present(&self, name: &str) -> bool {
+        self.raw(name).is_some_and(|v| !v.is_empty())
+    }
+}
+
+impl<S: std::hash::BuildHasher> Lookup for std::collections::HashMap<String, String, S> {
+    fn raw(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(String::as_bytes)
+    }
+}
+
 /// `NAME=VALUE` entries in the order the child will see them.
 #[derive(Default)]
 pub struct ChildEnv {
@@ -121,6 +137,12 @@ impl ChildEnv {
                 entry
             })
             .collect()
+    }
+}
+
+impl Lookup for ChildEnv {
+    fn raw(&self, name: &str) -> Option<&[u8]> {
+        self.get(name)
     }
 }
 

@@ -128,6 +128,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Every `CLAWINIT_*` variable, from the struct's own fields (serde lists
+    /// them to a deserializer), so the docs' and examples' checks can never
+    /// drift from what is read.
+    pub fn names() -> Vec<String> {
+        let mut grab = FieldNames(&[]);
+        let _ = Settings::deserialize(&mut grab);
+        grab.0.iter().map(|f| format!("{PREFIX}{}", f.to_uppercase())).collect()
+    }
+
     pub fn from_env() -> Result<Settings, Failure> {
         Self::from_vars(std::env::vars_os())
     }
@@ -191,12 +200,48 @@ impl Settings {
     }
 }
 
+/// A deserializer that only records the field names of the struct asked of it.
+struct FieldNames(&'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for &mut FieldNames {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = fields;
+        Err(serde::de::Error::custom("field names recorded"))
+    }
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only structs"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
         list.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
+    }
+
+    #[test]
+    fn names_come_from_the_fields() {
+        let names = Settings::names();
+        for name in ["CLAWINIT_SECRETS_FILE", "CLAWINIT_STOP_DELAY", "CLAWINIT_GATEWAY_RESTART_LIMIT", "CLAWINIT_USER"]
+        {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        assert_eq!(names.len(), 17, "{names:?}");
     }
 
     #[test]

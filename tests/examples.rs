@@ -21,19 +21,7 @@ fn read(path: &str) -> String {
 /// `Settings`), an OpenClaw variable it uses, an age identity variable, or a
 /// catalog provider's key / base URL / model list. Others pass through.
 fn check_variable(name: &str) {
-    let settings = read("src/settings.rs");
-    let fields: Vec<String> = settings
-        .split("pub struct Settings {")
-        .nth(1)
-        .unwrap()
-        .split('}')
-        .next()
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            l.trim().strip_prefix("pub ")?.split(':').next().map(|f| format!("CLAWINIT_{}", f.to_uppercase()))
-        })
-        .collect();
+    let fields = clawinit::settings::Settings::names();
     const OPENCLAW: [&str; 11] = [
         "OPENCLAW_CONFIG_PATH",
         "OPENCLAW_STATE_DIR",

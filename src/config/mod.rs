@@ -11,6 +11,7 @@ pub mod refs;
 pub mod render;
 pub mod state;
 pub mod store;
+mod token;
 
 use std::path::PathBuf;
 
@@ -21,7 +22,6 @@ use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::settings::Settings;
-use plan::Lookup;
 use render::Change;
 use store::Location;
 
@@ -92,7 +92,7 @@ pub fn prepare(
             store::write_state(&locked, &location, &outcome.rendered.state, owner)?;
         }
     }
-    provide_token(&outcome.rendered.doc, env);
+    token::provide(&outcome.rendered.doc, env)?;
     tracing::debug!(
         elapsed_us = started.elapsed().as_micros() as u64,
         bytes = outcome.bytes.len(),
@@ -153,7 +153,7 @@ fn compute(
 
     let refs = refs::references(&rendered.doc);
     // clawinit always provides the gateway token (generated when unset).
-    let refs: Vec<_> = refs.into_iter().filter(|r| r.var != TOKEN_VAR).collect();
+    let refs: Vec<_> = refs.into_iter().filter(|r| r.var != token::VAR).collect();
     if let Some(missing) = refs::first_missing(&refs, &rendered.doc, env) {
         let file = location.target.display();
         return Err(Failure::new(
@@ -176,40 +176,6 @@ fn compute(
     Ok(Outcome { rendered, bytes, changed, state_stale, providers: plan.providers, warnings })
 }
 
-const TOKEN_VAR: &str = "OPENCLAW_GATEWAY_TOKEN";
-
-/// The gateway and the worker share one token. When the environment has
-/// none: the file's literal token if it has one (OpenClaw reads the config
-/// first), else a random one for this boot, never written anywhere.
-fn provide_token(doc: &Value, env: &mut ChildEnv) {
-    const VAR: &str = TOKEN_VAR;
-    if env.present(VAR) {
-        if doc.pointer("/gateway/auth/token").is_some_and(Value::is_string) {
-            tracing::warn!(
-                "gateway.auth.token in openclaw.json takes precedence over {VAR} in OpenClaw; the worker gets {VAR}"
-            );
-        }
-        return;
-    }
-    if let Some(Value::String(literal)) = doc.pointer("/gateway/auth/token") {
-        if !literal.contains("${") {
-            env.set(VAR, Zeroizing::new(literal.as_bytes().to_vec()));
-            return;
-        }
-    }
-    env.set(VAR, random_token());
-}
-
-fn random_token() -> Zeroizing<Vec<u8>> {
-    let mut raw = Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(raw.as_mut()).expect("the kernel provides random bytes");
-    let mut hex = Zeroizing::new(Vec::with_capacity(64));
-    for b in raw.iter() {
-        hex.extend_from_slice(format!("{b:02x}").as_bytes());
-    }
-    hex
-}
-
 /// The port the gateway listens on, for `probe`: from the environment, else
 /// the config the gateway reads (the rendered copy of a read-only source
 /// first), else OpenClaw's default.
@@ -229,10 +195,4 @@ fn effective_port(env: &ChildEnv, doc: &Value) -> u16 {
     let from_env = env.get("OPENCLAW_GATEWAY_PORT").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
     let from_file = doc.pointer("/gateway/port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok());
     from_env.or(from_file).unwrap_or(plan::DEFAULT_PORT)
-}
-
-impl Lookup for ChildEnv {
-    fn raw(&self, name: &str) -> Option<&[u8]> {
-        self.get(name)
-    }
 }

@@ -7,24 +7,9 @@ use serde_json::{json, Value};
 use super::catalog::{self, KeyPolicy, Provider, PROVIDERS};
 use super::json::{self, path, Path};
 use super::state::State;
+pub use crate::environment::Lookup;
 use crate::exit::{Exit, Failure};
 use crate::settings::KeyRefs;
-
-/// Read access to the children's environment. Values may be secrets: the
-/// plan only tests key variables for presence and reads plain settings.
-pub trait Lookup {
-    fn raw(&self, name: &str) -> Option<&[u8]>;
-
-    fn present(&self, name: &str) -> bool {
-        self.raw(name).is_some_and(|v| !v.is_empty())
-    }
-}
-
-impl<S: std::hash::BuildHasher> Lookup for std::collections::HashMap<String, String, S> {
-    fn raw(&self, name: &str) -> Option<&[u8]> {
-        self.get(name).map(String::as_bytes)
-    }
-}
 
 /// How an entry meets what is already in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
