@@ -6,21 +6,12 @@ use age::armor::ArmoredReader;
 use zeroize::Zeroizing;
 
 use super::cipher::DataKey;
+use super::error::{Error, ErrorKind};
 use super::identities::Identities;
 use super::metadata::Metadata;
 
-#[derive(Debug, PartialEq)]
-pub enum DataKeyError {
-    /// No usable age stanza: metadata problem or unsupported key type (65).
-    Unsupported(String),
-    /// No identity matched any stanza (67).
-    NoIdentity(String),
-    /// A stanza matched but its content failed authentication (68).
-    Integrity(String),
-}
-
 /// Try every age stanza with every identity; the first that opens wins.
-pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, DataKeyError> {
+pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Error> {
     if meta.age.is_empty() {
         let detail = if meta.other_key_types.is_empty() {
             format!("{}: no age recipient in the metadata", meta.style.name("age"))
@@ -30,7 +21,7 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
                 meta.other_key_types.join(", ")
             )
         };
-        return Err(DataKeyError::Unsupported(detail));
+        return Err(Error::malformed(detail));
     }
     let mut corrupted = Vec::new();
     for (index, entry) in meta.age.iter().enumerate() {
@@ -47,15 +38,15 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
         match decryptor.decrypt(ids) {
             Ok(mut reader) => {
                 let mut key = Zeroizing::new(Vec::with_capacity(32));
-                let bad = || DataKeyError::Integrity(format!("{field}: the age payload failed authentication"));
+                let bad = || integrity(format!("{field}: the age payload failed authentication"));
                 reader.read_to_end(&mut key).map_err(|_| bad())?;
                 tracing::debug!(stanza = index, recipient = %entry.recipient, "data key recovered");
                 return DataKey::from_slice(&key)
-                    .ok_or_else(|| DataKeyError::Unsupported(format!("{field}: the data key is not 32 bytes")));
+                    .ok_or_else(|| Error::malformed(format!("{field}: the data key is not 32 bytes")));
             }
             Err(age::DecryptError::NoMatchingKeys) => {}
             Err(age::DecryptError::InvalidMac) => {
-                return Err(DataKeyError::Integrity(format!("{field}: the age header MAC does not verify")));
+                return Err(integrity(format!("{field}: the age header MAC does not verify")));
             }
             Err(e) => {
                 tracing::debug!(stanza = index, error = %e, "age stanza did not open");
@@ -64,9 +55,9 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Data
         }
     }
     if corrupted.len() == meta.age.len() {
-        return Err(DataKeyError::Unsupported(format!("corrupted age stanza: {}", corrupted.join(", "))));
+        return Err(Error::malformed(format!("corrupted age stanza: {}", corrupted.join(", "))));
     }
-    Err(DataKeyError::NoIdentity(no_identity_message(meta, identities)))
+    Err(no_identity(no_identity_message(meta, identities)))
 }
 
 fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
@@ -80,4 +71,14 @@ fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
         msg.push_str(&format!("; could not load {}", identities.problems.join("; ")));
     }
     msg
+}
+
+/// No identity matched any stanza (67).
+fn no_identity(detail: String) -> Error {
+    Error::new(ErrorKind::NoIdentity, detail)
+}
+
+/// A stanza matched but its content failed authentication (68).
+fn integrity(detail: String) -> Error {
+    Error::new(ErrorKind::Integrity, detail)
 }

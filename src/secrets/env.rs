@@ -2,7 +2,7 @@
 //! `sops exec-env` builds them.
 
 use super::tree::{Key, SecretBytes, Value};
-use super::{Document, ErrorKind, SecretsError};
+use super::{Document, Error};
 
 /// One variable from the secrets file. The value is wiped when dropped.
 pub struct SecretVar {
@@ -12,8 +12,8 @@ pub struct SecretVar {
 
 /// Top-level items in file order (a later duplicate wins when applied);
 /// comments skipped; non-strings stringified like sops's `ValToString`.
-pub fn environment_items(doc: &Document, file: &str) -> Result<Vec<SecretVar>, SecretsError> {
-    let fail = |detail: String| SecretsError { kind: ErrorKind::Malformed, message: format!("{file}: {detail}") };
+pub fn environment_items(doc: &Document, file: &str) -> Result<Vec<SecretVar>, Error> {
+    let fail = |detail: String| Error::malformed(detail).in_file(file);
     let mut vars = Vec::new();
     for item in &doc.tree {
         let Key::Name(name) = &item.key else { continue };

@@ -5,6 +5,7 @@
 use regex_lite::Regex;
 use serde_json::Value as Json;
 
+use super::error::Error;
 use super::golang;
 
 /// How a store spells a metadata field in its own syntax, so errors name the
@@ -64,15 +65,11 @@ pub struct Metadata {
     pub other_key_types: Vec<&'static str>,
 }
 
-/// Why the metadata is unusable; always exit 65.
-#[derive(Debug, PartialEq)]
-pub struct MetadataError(pub String);
-
 const OTHER_KEY_TYPES: [&str; 6] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"];
 
 impl Metadata {
-    pub fn parse(sops: &Json, style: FieldStyle) -> Result<Metadata, MetadataError> {
-        let err = |msg: String| MetadataError(msg);
+    pub fn parse(sops: &Json, style: FieldStyle) -> Result<Metadata, Error> {
+        let err = |msg: String| Error::malformed(msg);
         let map = sops.as_object().ok_or_else(|| err("the sops metadata is not a map".into()))?;
         let text = |field: &str| -> Option<&str> { map.get(field).and_then(Json::as_str) };
 
@@ -118,23 +115,23 @@ impl Metadata {
     }
 }
 
-fn parse_age(age: Option<&Json>, style: FieldStyle) -> Result<Vec<AgeEntry>, MetadataError> {
+fn parse_age(age: Option<&Json>, style: FieldStyle) -> Result<Vec<AgeEntry>, Error> {
     let Some(age) = age else {
         return Ok(Vec::new());
     };
-    let list = age.as_array().ok_or_else(|| MetadataError(format!("{}: not a list", style.name("age"))))?;
+    let list = age.as_array().ok_or_else(|| Error::malformed(format!("{}: not a list", style.name("age"))))?;
     list.iter()
         .enumerate()
         .map(|(i, entry)| {
             let field = |name: &str| entry.get(name).and_then(Json::as_str).map(str::to_string);
             let enc = field("enc").filter(|e| !e.is_empty());
-            let enc = enc.ok_or_else(|| MetadataError(format!("{}: missing", style.age_field(i, "enc"))))?;
+            let enc = enc.ok_or_else(|| Error::malformed(format!("{}: missing", style.age_field(i, "enc"))))?;
             Ok(AgeEntry { recipient: field("recipient").unwrap_or_default(), enc })
         })
         .collect()
 }
 
-fn parse_rule(map: &serde_json::Map<String, Json>, style: FieldStyle) -> Result<CryptRule, MetadataError> {
+fn parse_rule(map: &serde_json::Map<String, Json>, style: FieldStyle) -> Result<CryptRule, Error> {
     const FIELDS: [&str; 6] = [
         "unencrypted_suffix",
         "encrypted_suffix",
@@ -152,11 +149,12 @@ fn parse_rule(map: &serde_json::Map<String, Json>, style: FieldStyle) -> Result<
         [one] => *one,
         _ => {
             let names: Vec<String> = set.iter().map(|(f, _)| style.name(f)).collect();
-            return Err(MetadataError(format!("more than one crypt rule is set: {}", names.join(", "))));
+            return Err(Error::malformed(format!("more than one crypt rule is set: {}", names.join(", "))));
         }
     };
     let regex = || {
-        Regex::new(value).map_err(|_| MetadataError(format!("{}: not a valid regular expression", style.name(field))))
+        Regex::new(value)
+            .map_err(|_| Error::malformed(format!("{}: not a valid regular expression", style.name(field))))
     };
     Ok(match field {
         "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value.into()),
@@ -220,12 +218,12 @@ mod tests {
     fn errors_name_the_field_in_the_store_spelling() {
         let mut m = base();
         m["version"] = json!("banana");
-        assert_eq!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.split(':').next(), Some("sops_version"));
+        assert_eq!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().message.split(':').next(), Some("sops_version"));
         m.as_object_mut().unwrap().remove("version");
-        assert!(Metadata::parse(&m, FieldStyle::Nested).unwrap_err().0.starts_with("sops.version: missing"));
+        assert!(Metadata::parse(&m, FieldStyle::Nested).unwrap_err().message.starts_with("sops.version: missing"));
         let mut m = base();
         m["lastmodified"] = json!("2026-11-21T14:18:52Z\r");
-        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.starts_with("sops_lastmodified"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().message.starts_with("sops_lastmodified"));
     }
 
     #[test]
@@ -233,10 +231,10 @@ mod tests {
         let mut m = base();
         m["encrypted_regex"] = json!("^a");
         m["unencrypted_suffix"] = json!("_u");
-        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.contains("more than one crypt rule"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().message.contains("more than one crypt rule"));
         let mut m = base();
         m["key_groups"] = json!([{"age": []}, {"age": []}]);
-        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().0.contains("Shamir"));
+        assert!(Metadata::parse(&m, FieldStyle::Flat).unwrap_err().message.contains("Shamir"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod cipher;
 mod datakey;
 mod env;
+mod error;
 mod golang;
 pub mod identities;
 mod metadata;
@@ -16,6 +17,7 @@ use std::path::Path;
 
 use crate::exit::{Exit, Failure};
 pub use env::{environment_items, SecretVar};
+pub use error::{Error, ErrorKind};
 pub use identities::{IdentitySources, IDENTITY_VARIABLE_PREFIX};
 use metadata::Metadata;
 pub use store::StoreKind;
@@ -27,23 +29,8 @@ pub struct Document {
     pub tree: Branch,
 }
 
-/// A secrets failure; each kind is one exit code of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    Missing,
-    Malformed,
-    NoIdentity,
-    Integrity,
-}
-
-#[derive(Debug)]
-pub struct SecretsError {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl From<SecretsError> for Failure {
-    fn from(e: SecretsError) -> Failure {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
         let exit = match e.kind {
             ErrorKind::Missing => Exit::SecretsMissing,
             ErrorKind::Malformed => Exit::SecretsMalformed,
@@ -55,37 +42,32 @@ impl From<SecretsError> for Failure {
 }
 
 /// Read and decrypt the SOPS file at `path`.
-pub fn decrypt_file(path: &Path, sources: &IdentitySources) -> Result<Document, SecretsError> {
+pub fn decrypt_file(path: &Path, sources: &IdentitySources) -> Result<Document, Error> {
     let file = path.display().to_string();
     // The file holds ciphertext (and values the user chose not to encrypt);
     // the buffer is wiped anyway, as is every decrypted value.
-    let content = crate::files::read(path, crate::files::SECRETS_FILE_LIMIT).map_err(|e| SecretsError {
-        kind: ErrorKind::Missing,
-        message: format!("{file}: cannot read secrets file: {e}"),
-    })?;
+    let content = crate::files::read(path, crate::files::SECRETS_FILE_LIMIT)
+        .map_err(|e| Error::new(ErrorKind::Missing, format!("{file}: cannot read secrets file: {e}")))?;
     decrypt_bytes(&content, &file, sources)
 }
 
 /// Decrypt a SOPS document held in memory; `file` names it in errors.
-pub fn decrypt_bytes(content: &[u8], file: &str, sources: &IdentitySources) -> Result<Document, SecretsError> {
-    let fail = |kind, detail: String| SecretsError { kind, message: format!("{file}: {detail}") };
-    let parsed = store::parse(content).map_err(|e| fail(ErrorKind::Malformed, e.0))?;
-    let meta =
-        Metadata::parse(&parsed.metadata, parsed.kind.field_style()).map_err(|e| fail(ErrorKind::Malformed, e.0))?;
+pub fn decrypt_bytes(content: &[u8], file: &str, sources: &IdentitySources) -> Result<Document, Error> {
+    decrypt_parts(content, sources).map_err(|e| e.in_file(file)).inspect(|doc| {
+        tracing::debug!(file, store = doc.kind.name(), "decrypted and verified");
+    })
+}
 
+/// parse → metadata → data key → values and MAC → verify.
+fn decrypt_parts(content: &[u8], sources: &IdentitySources) -> Result<Document, Error> {
+    let parsed = store::parse(content)?;
+    let meta = Metadata::parse(&parsed.metadata, parsed.kind.field_style())?;
     let identities = identities::Identities::load(sources);
-    let key = datakey::recover(&meta, &identities).map_err(|e| match e {
-        datakey::DataKeyError::Unsupported(d) => fail(ErrorKind::Malformed, d),
-        datakey::DataKeyError::NoIdentity(d) => fail(ErrorKind::NoIdentity, d),
-        datakey::DataKeyError::Integrity(d) => fail(ErrorKind::Integrity, d),
-    })?;
+    let key = datakey::recover(&meta, &identities)?;
     drop(identities);
-
     let mut tree = parsed.tree;
-    let computed = walk::decrypt(&mut tree, &meta, &key)
-        .map_err(|e| fail(ErrorKind::Integrity, format!("key {}: {}", e.path, e.cause)))?;
-    verify_mac(&meta, &key, &computed).map_err(|d| fail(ErrorKind::Integrity, d))?;
-    tracing::debug!(file, store = parsed.kind.name(), "decrypted and verified");
+    let computed = walk::decrypt(&mut tree, &meta, &key)?;
+    verify_mac(&meta, &key, &computed).map_err(|d| Error::new(ErrorKind::Integrity, d))?;
     Ok(Document { kind: parsed.kind, tree })
 }
 

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha512};
 
 use super::cipher::{self, CipherError, DataKey, Plain};
+use super::error::{Error, ErrorKind};
 use super::metadata::Metadata;
 use super::tree::{Branch, Key, Scalar, SecretBytes, Value};
 
@@ -13,13 +14,6 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b, 0x97, 0x5b,
     0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
-
-/// A leaf that did not decrypt: its key path (never its value) and why.
-#[derive(Debug)]
-pub struct LeafError {
-    pub path: String,
-    pub cause: CipherError,
-}
 
 struct Walker<'a> {
     meta: &'a Metadata,
@@ -32,7 +26,7 @@ struct Walker<'a> {
 
 /// Decrypt `branch` in place and return the MAC sops would compute for it
 /// (upper-case hex of SHA-512).
-pub fn decrypt(branch: &mut Branch, meta: &Metadata, key: &DataKey) -> Result<String, LeafError> {
+pub fn decrypt(branch: &mut Branch, meta: &Metadata, key: &DataKey) -> Result<String, Error> {
     let mut walker = Walker { meta, key, hash: Sha512::new(), path: Vec::new(), comments: Vec::new() };
     if meta.mac_only_encrypted {
         walker.hash.update(MAC_ONLY_ENCRYPTED_INIT);
@@ -42,7 +36,7 @@ pub fn decrypt(branch: &mut Branch, meta: &Metadata, key: &DataKey) -> Result<St
 }
 
 impl Walker<'_> {
-    fn branch(&mut self, branch: &mut Branch) -> Result<(), LeafError> {
+    fn branch(&mut self, branch: &mut Branch) -> Result<(), Error> {
         self.comments.push(Vec::new());
         for item in branch.iter_mut() {
             match &mut item.key {
@@ -63,7 +57,7 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn value(&mut self, value: &mut Value) -> Result<(), LeafError> {
+    fn value(&mut self, value: &mut Value) -> Result<(), Error> {
         match value {
             Value::Null => Ok(()),
             Value::Map(branch) => self.branch(branch),
@@ -87,16 +81,16 @@ impl Walker<'_> {
         aad
     }
 
-    fn fail(&self, cause: CipherError) -> LeafError {
+    fn fail(&self, cause: CipherError) -> Error {
         // Keys come from the file: escaped, so a key cannot forge a log line.
         let path = match self.path.is_empty() {
             true => "(comment)".to_string(),
             false => crate::environment::shown_name(self.path.join(".").as_bytes()),
         };
-        LeafError { path, cause }
+        Error::new(ErrorKind::Integrity, format!("key {path}: {cause}"))
     }
 
-    fn leaf(&mut self, scalar: &mut Scalar) -> Result<(), LeafError> {
+    fn leaf(&mut self, scalar: &mut Scalar) -> Result<(), Error> {
         let encrypted = self.encrypts(false);
         if encrypted {
             let Scalar::Str(stored) = &*scalar else {
@@ -119,7 +113,7 @@ impl Walker<'_> {
     /// does not decrypt (files from sops < 3.0 kept comments plain); clawinit
     /// only tolerates one that is not an `ENC[...]` string at all, and rejects
     /// an `ENC[...]` comment that fails to authenticate as tampering.
-    fn comment(&mut self, text: &mut SecretBytes) -> Result<(), LeafError> {
+    fn comment(&mut self, text: &mut SecretBytes) -> Result<(), Error> {
         if !self.encrypts(true) || text.is_empty() {
             return Ok(());
         }

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 use zeroize::Zeroizing;
 
-use super::{Parsed, StoreError, StoreKind, MAX_DEPTH};
+use super::{Error, Parsed, StoreKind, MAX_DEPTH};
 use crate::secrets::tree::{secret, Branch, Item, Key, Scalar, SecretBytes, Value};
 
 const METADATA_PREFIX: &str = "sops_";
 
-pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
+pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
     let mut tree = Branch::new();
     let mut flat = BTreeMap::new();
     for (index, line) in content.split(|b| *b == b'\n').enumerate() {
@@ -27,22 +27,22 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
         let eq = line
             .iter()
             .position(|b| *b == b'=')
-            .ok_or_else(|| StoreError(format!("line {line_no}: not a KEY=VALUE line")))?;
+            .ok_or_else(|| Error::malformed(format!("line {line_no}: not a KEY=VALUE line")))?;
         let key = std::str::from_utf8(&line[..eq])
-            .map_err(|_| StoreError(format!("line {line_no}: the key is not valid UTF-8")))?;
+            .map_err(|_| Error::malformed(format!("line {line_no}: the key is not valid UTF-8")))?;
         let value = unescape(&line[eq + 1..]);
         if let Some(field) = key.strip_prefix(METADATA_PREFIX) {
             let text = String::from_utf8(value.to_vec())
-                .map_err(|_| StoreError(format!("line {line_no}: {key} is not valid UTF-8")))?;
+                .map_err(|_| Error::malformed(format!("line {line_no}: {key} is not valid UTF-8")))?;
             if flat.insert(field.to_string(), text).is_some() {
-                return Err(StoreError(format!("line {line_no}: {key} appears twice")));
+                return Err(Error::malformed(format!("line {line_no}: {key} appears twice")));
             }
         } else {
             tree.push(Item { key: Key::Name(key.to_string()), value: Value::Scalar(Scalar::Str(value)) });
         }
     }
     if flat.is_empty() {
-        return Err(StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into()));
+        return Err(Error::no_metadata());
     }
     Ok(Parsed { kind: StoreKind::Dotenv, tree, metadata: unflatten(flat)? })
 }
@@ -106,14 +106,14 @@ enum Node {
     List(BTreeMap<usize, Node>),
 }
 
-fn unflatten(flat: BTreeMap<String, String>) -> Result<Json, StoreError> {
+fn unflatten(flat: BTreeMap<String, String>) -> Result<Json, Error> {
     let mut root: BTreeMap<String, Node> = BTreeMap::new();
     for (key, value) in flat {
-        let bad = || StoreError(format!("{METADATA_PREFIX}{key}: malformed metadata key"));
+        let bad = || Error::malformed(format!("{METADATA_PREFIX}{key}: malformed metadata key"));
         let (first, steps) = split_flat_key(&key).ok_or_else(bad)?;
         // Checked before building: `to_json` and the drop of the tree recurse.
         if steps.len() >= MAX_DEPTH {
-            return Err(StoreError::too_deep());
+            return Err(Error::too_deep());
         }
         let mut slot = root.entry(first).or_insert_with(|| empty_for(steps.first()));
         for (i, step) in steps.iter().enumerate() {
@@ -213,9 +213,9 @@ mod tests {
     #[test]
     fn rejects_lines_without_equals_without_quoting_them() {
         let err = parse(b"sops_version=3.11.0\nsk-live-secret\n").unwrap_err();
-        assert_eq!(err.0, "line 2: not a KEY=VALUE line");
+        assert_eq!(err.message, "line 2: not a KEY=VALUE line");
         let err = parse(b"A=1\n \n").unwrap_err();
-        assert_eq!(err.0, "line 2: not a KEY=VALUE line");
+        assert_eq!(err.message, "line 2: not a KEY=VALUE line");
     }
 
     #[test]
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn duplicate_or_conflicting_metadata_is_rejected() {
-        assert!(parse(b"sops_mac=a\nsops_mac=b\n").unwrap_err().0.contains("sops_mac appears twice"));
+        assert!(parse(b"sops_mac=a\nsops_mac=b\n").unwrap_err().message.contains("sops_mac appears twice"));
         assert!(parse(b"sops_age=a\nsops_age__list_0__map_enc=b\n").is_err());
     }
 
@@ -244,8 +244,8 @@ mod tests {
     fn metadata_nesting_is_limited() {
         let key = |n: usize| format!("sops_a{}=x\n", "__map_k".repeat(n));
         assert!(parse(key(MAX_DEPTH - 1).as_bytes()).is_ok());
-        assert_eq!(parse(key(MAX_DEPTH).as_bytes()).unwrap_err(), StoreError::too_deep());
-        assert_eq!(parse(key(50_000).as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(key(MAX_DEPTH).as_bytes()).unwrap_err(), Error::too_deep());
+        assert_eq!(parse(key(50_000).as_bytes()).unwrap_err(), Error::too_deep());
     }
 
     #[test]

@@ -5,28 +5,26 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value as Json;
 use zeroize::Zeroizing;
 
-use super::{Parsed, StoreError, StoreKind, MAX_DEPTH};
+use super::{Error, Parsed, StoreKind, MAX_DEPTH};
 use crate::secrets::golang;
 use crate::secrets::tree::{secret, Branch, Item, Key, Scalar, SecretBytes, Value};
 
-pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
+pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
     let mut de = serde_json::Deserializer::from_slice(content);
     let root = Seed { depth: 0 }.deserialize(&mut de).and_then(|node| de.end().map(|()| node)).map_err(|e| {
-        if e.is_data() && e.to_string().starts_with(&StoreError::too_deep().0) {
-            return StoreError::too_deep();
+        if e.is_data() && e.to_string().starts_with(&Error::too_deep().message) {
+            return Error::too_deep();
         }
-        StoreError(format!("not valid JSON at line {}, column {}: {}", e.line(), e.column(), classify(&e)))
+        Error::malformed(format!("not valid JSON at line {}, column {}: {}", e.line(), e.column(), classify(&e)))
     })?;
     let Node::Object(entries) = root else {
-        return Err(StoreError("not a SOPS document: the top level is not a JSON object".into()));
+        return Err(Error::malformed("not a SOPS document: the top level is not a JSON object"));
     };
     let (mut sops, data): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| k == "sops");
     if sops.len() > 1 {
-        return Err(StoreError("the sops metadata key appears more than once".into()));
+        return Err(Error::malformed("the sops metadata key appears more than once"));
     }
-    let (_, metadata) = sops
-        .pop()
-        .ok_or_else(|| StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into()))?;
+    let (_, metadata) = sops.pop().ok_or_else(Error::no_metadata)?;
     Ok(Parsed { kind: StoreKind::Json, tree: branch_from(data), metadata: metadata.into_json() })
 }
 
@@ -93,7 +91,7 @@ struct Seed {
 impl Seed {
     fn nested<E: de::Error>(self) -> Result<Seed, E> {
         if self.depth >= MAX_DEPTH {
-            return Err(E::custom(StoreError::too_deep().0));
+            return Err(E::custom(Error::too_deep().message));
         }
         Ok(Seed { depth: self.depth + 1 })
     }
@@ -254,26 +252,26 @@ mod tests {
         let Value::Map(inner) = &p.tree[1].value else { panic!() };
         assert_eq!(inner.len(), 2);
         assert_eq!(p.metadata["v"], 2, "metadata: the last repeated key wins, as in Go");
-        assert!(parse(br#"{"sops": {}, "sops": {}}"#).unwrap_err().0.contains("more than once"));
+        assert!(parse(br#"{"sops": {}, "sops": {}}"#).unwrap_err().message.contains("more than once"));
     }
 
     #[test]
     fn nesting_is_limited() {
         let nested = |n: usize| format!(r#"{{"a": {}1{}, "sops": {{}}}}"#, "[".repeat(n - 1), "]".repeat(n - 1));
         assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
-        assert_eq!(parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err(), StoreError::too_deep());
-        assert_eq!(parse(nested(100_000).as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err(), Error::too_deep());
+        assert_eq!(parse(nested(100_000).as_bytes()).unwrap_err(), Error::too_deep());
         let meta = format!(r#"{{"sops": {}1{}}}"#, "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert_eq!(parse(meta.as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(meta.as_bytes()).unwrap_err(), Error::too_deep());
     }
 
     #[test]
     fn errors_carry_position_not_content() {
         let err = parse(b"{\"secret-value\": ").unwrap_err();
-        assert!(err.0.contains("line 1"), "{}", err.0);
-        assert!(!err.0.contains("secret-value"));
-        assert!(parse(b"[1, 2]").unwrap_err().0.contains("not a JSON object"));
-        assert!(parse(b"{\"a\": 1}").unwrap_err().0.contains("no sops metadata"));
+        assert!(err.message.contains("line 1"), "{}", err.message);
+        assert!(!err.message.contains("secret-value"));
+        assert!(parse(b"[1, 2]").unwrap_err().message.contains("not a JSON object"));
+        assert!(parse(b"{\"a\": 1}").unwrap_err().message.contains("no sops metadata"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod yaml;
 
 use serde_json::Value as Json;
 
+pub use super::error::Error;
 use super::metadata::FieldStyle;
 use super::tree::Branch;
 
@@ -48,35 +49,25 @@ impl std::fmt::Debug for Parsed {
     }
 }
 
-/// Why the bytes are not a SOPS document (exit 65). Never quotes file content.
-#[derive(Debug, PartialEq)]
-pub struct StoreError(pub String);
-
 /// How deep maps and lists may nest in a secrets document, metadata included.
 /// sops's own metadata is 4 deep (`sops.age[0].enc`) and env-style documents are
 /// 1-2; 64 leaves room for any real nested config while keeping every recursive
 /// walk (conversion, MAC, emit, drop) far from the stack limit on hostile input.
 pub const MAX_DEPTH: usize = 64;
 
-impl StoreError {
-    pub fn too_deep() -> StoreError {
-        StoreError(format!("nested deeper than {MAX_DEPTH} levels"))
-    }
-}
-
 /// Detect the store from the content and parse it.
-pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
+pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
     if content.is_empty() {
-        return Err(StoreError("empty file, not a SOPS document".into()));
+        return Err(Error::malformed("empty file, not a SOPS document"));
     }
     if content.contains(&0) {
-        return Err(StoreError("binary data, not a SOPS document".into()));
+        return Err(Error::malformed("binary data, not a SOPS document"));
     }
     match detect(content) {
         Some(StoreKind::Json) => json::parse(content),
         Some(StoreKind::Dotenv) => dotenv::parse(content),
         Some(StoreKind::Yaml) => yaml::parse(content),
-        None => Err(StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into())),
+        None => Err(Error::no_metadata()),
     }
 }
 
@@ -84,7 +75,7 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
 /// `kind`; nothing else depends on it. Public for the fuzz targets, which
 /// cannot reach the private metadata module.
 pub fn check_metadata(metadata: &Json, kind: StoreKind) -> Result<(), String> {
-    super::metadata::Metadata::parse(metadata, kind.field_style()).map(drop).map_err(|e| e.0)
+    super::metadata::Metadata::parse(metadata, kind.field_style()).map(drop).map_err(|e| e.message)
 }
 
 fn detect(content: &[u8]) -> Option<StoreKind> {
@@ -116,8 +107,8 @@ mod tests {
 
     #[test]
     fn rejects_empty_binary_and_plaintext() {
-        assert!(parse(b"").unwrap_err().0.contains("empty"));
-        assert!(parse(b"\x00\x01\x02sops_").unwrap_err().0.contains("binary"));
-        assert!(parse(b"OPENAI_API_KEY=sk-live\n").unwrap_err().0.contains("no sops metadata"));
+        assert!(parse(b"").unwrap_err().message.contains("empty"));
+        assert!(parse(b"\x00\x01\x02sops_").unwrap_err().message.contains("binary"));
+        assert!(parse(b"OPENAI_API_KEY=sk-live\n").unwrap_err().message.contains("no sops metadata"));
     }
 }

@@ -17,17 +17,20 @@ use yaml_rust2::yaml::Hash;
 use yaml_rust2::Yaml;
 use zeroize::Zeroizing;
 
-use super::{Parsed, StoreError, StoreKind, MAX_DEPTH};
+use super::{Error, Parsed, StoreKind, MAX_DEPTH};
 use crate::secrets::tree::{Branch, Item, Key, Scalar, Value};
 
-pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
-    let text = std::str::from_utf8(content).map_err(|_| StoreError("YAML file is not valid UTF-8".into()))?;
+pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
+    let text = std::str::from_utf8(content).map_err(|_| Error::malformed("YAML file is not valid UTF-8"))?;
     let mut docs = load(text)?;
     if docs.len() != 1 {
-        return Err(StoreError(format!("{} YAML documents: only single-document files are supported", docs.len())));
+        return Err(Error::malformed(format!(
+            "{} YAML documents: only single-document files are supported",
+            docs.len()
+        )));
     }
     let Yaml::Hash(hash) = docs.remove(0) else {
-        return Err(StoreError("not a SOPS document: the top level is not a YAML map".into()));
+        return Err(Error::malformed("not a SOPS document: the top level is not a YAML map"));
     };
     let mut tree = Branch::new();
     let mut metadata = None;
@@ -39,13 +42,12 @@ pub fn parse(content: &[u8]) -> Result<Parsed, StoreError> {
             tree.push(Item { key: Key::Name(key), value: to_value(value)? });
         }
     }
-    let metadata = metadata
-        .ok_or_else(|| StoreError("not a SOPS document: no sops metadata found (is the file encrypted?)".into()))?;
+    let metadata = metadata.ok_or_else(Error::no_metadata)?;
     if let Some(rule) = ["unencrypted_comment_regex", "encrypted_comment_regex"]
         .into_iter()
         .find(|r| metadata.get(*r).and_then(Json::as_str).is_some_and(|v| !v.is_empty()))
     {
-        return Err(StoreError(format!("sops.{rule}: comment-based crypt rules are unsupported for YAML files")));
+        return Err(Error::malformed(format!("sops.{rule}: comment-based crypt rules are unsupported for YAML files")));
     }
     Ok(Parsed { kind: StoreKind::Yaml, tree, metadata })
 }
@@ -57,7 +59,7 @@ struct Open {
 }
 
 /// Every document of the stream, built iteratively from the parser's events.
-fn load(text: &str) -> Result<Vec<Yaml>, StoreError> {
+fn load(text: &str) -> Result<Vec<Yaml>, Error> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut root = None;
@@ -71,12 +73,12 @@ fn load(text: &str) -> Result<Vec<Yaml>, StoreError> {
                 continue;
             }
             Event::Alias(_) => {
-                let StoreError(place) = at(mark, "a YAML alias");
-                return Err(StoreError(format!("{place}: refused (sops never writes aliases)")));
+                let place = at(mark, "a YAML alias").message;
+                return Err(Error::malformed(format!("{place}: refused (sops never writes aliases)")));
             }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if open.len() >= MAX_DEPTH {
-                    return Err(StoreError::too_deep());
+                    return Err(Error::too_deep());
                 }
                 let node = if matches!(event, Event::MappingStart(..)) {
                     Yaml::Hash(Hash::new())
@@ -99,7 +101,7 @@ fn load(text: &str) -> Result<Vec<Yaml>, StoreError> {
     }
 }
 
-fn insert(parent: &mut Open, node: Yaml, mark: Marker) -> Result<(), StoreError> {
+fn insert(parent: &mut Open, node: Yaml, mark: Marker) -> Result<(), Error> {
     match &mut parent.node {
         Yaml::Array(items) => items.push(node),
         Yaml::Hash(hash) => match parent.key.take() {
@@ -152,28 +154,28 @@ fn loader_parses_f64(v: &str) -> bool {
     }
 }
 
-fn syntax(e: &ScanError) -> StoreError {
+fn syntax(e: &ScanError) -> Error {
     // The scanner caps flow nesting (`[[[...`) at 255 and may hit that cap
     // while looking ahead, before the parser hands over the first event.
     if e.info() == "recursion limit exceeded" {
-        return StoreError::too_deep();
+        return Error::too_deep();
     }
     at(*e.marker(), "not valid YAML")
 }
 
 /// Position only: messages from the scanner can quote the input.
-fn at(mark: Marker, what: &str) -> StoreError {
-    StoreError(format!("{what} at line {}, column {}", mark.line(), mark.col() + 1))
+fn at(mark: Marker, what: &str) -> Error {
+    Error::malformed(format!("{what} at line {}, column {}", mark.line(), mark.col() + 1))
 }
 
-fn key_name(key: Yaml) -> Result<String, StoreError> {
+fn key_name(key: Yaml) -> Result<String, Error> {
     match key {
         Yaml::String(s) => Ok(s),
-        _ => Err(StoreError("a map key is not a string (sops supports only string keys)".into())),
+        _ => Err(Error::malformed("a map key is not a string (sops supports only string keys)")),
     }
 }
 
-fn to_value(yaml: Yaml) -> Result<Value, StoreError> {
+fn to_value(yaml: Yaml) -> Result<Value, Error> {
     Ok(match yaml {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Scalar(Scalar::Bool(b)),
@@ -184,9 +186,9 @@ fn to_value(yaml: Yaml) -> Result<Value, StoreError> {
         Yaml::Hash(h) => Value::Map(
             h.into_iter()
                 .map(|(k, v)| Ok(Item { key: Key::Name(key_name(k)?), value: to_value(v)? }))
-                .collect::<Result<_, StoreError>>()?,
+                .collect::<Result<_, Error>>()?,
         ),
-        Yaml::Alias(_) | Yaml::BadValue => return Err(StoreError("unsupported YAML node (alias or bad value)".into())),
+        Yaml::Alias(_) | Yaml::BadValue => return Err(Error::malformed("unsupported YAML node (alias or bad value)")),
     })
 }
 
@@ -199,7 +201,7 @@ fn parse_real(r: &str) -> f64 {
     }
 }
 
-fn to_json(yaml: Yaml) -> Result<Json, StoreError> {
+fn to_json(yaml: Yaml) -> Result<Json, Error> {
     Ok(match yaml {
         Yaml::Null => Json::Null,
         Yaml::Boolean(b) => Json::Bool(b),
@@ -207,10 +209,10 @@ fn to_json(yaml: Yaml) -> Result<Json, StoreError> {
         Yaml::Real(r) => Json::String(r),
         Yaml::String(s) => Json::String(s),
         Yaml::Array(a) => Json::Array(a.into_iter().map(to_json).collect::<Result<_, _>>()?),
-        Yaml::Hash(h) => Json::Object(
-            h.into_iter().map(|(k, v)| Ok((key_name(k)?, to_json(v)?))).collect::<Result<_, StoreError>>()?,
-        ),
-        Yaml::Alias(_) | Yaml::BadValue => return Err(StoreError("unsupported YAML node in sops metadata".into())),
+        Yaml::Hash(h) => {
+            Json::Object(h.into_iter().map(|(k, v)| Ok((key_name(k)?, to_json(v)?))).collect::<Result<_, Error>>()?)
+        }
+        Yaml::Alias(_) | Yaml::BadValue => return Err(Error::malformed("unsupported YAML node in sops metadata")),
     })
 }
 
@@ -242,7 +244,7 @@ mod tests {
     #[test]
     fn aliases_are_refused_and_anchors_ignored() {
         let err = parse(b"a: &x 1\nb: *x\nsops:\n    version: 3.11.0\n").unwrap_err();
-        assert_eq!(err.0, "a YAML alias at line 2, column 4: refused (sops never writes aliases)");
+        assert_eq!(err.message, "a YAML alias at line 2, column 4: refused (sops never writes aliases)");
         let p = parse(b"a: &x 1\nb: &y [2]\nsops: &z\n    version: 3.11.0\n").unwrap();
         assert_eq!(p.tree[0].value, Value::Scalar(Scalar::Int(1)));
     }
@@ -251,21 +253,21 @@ mod tests {
     fn nesting_is_limited() {
         let nested = |n: usize| format!("a: {}1{}\nsops: {{}}\n", "[".repeat(n - 1), "]".repeat(n - 1));
         assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
-        assert_eq!(parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err(), StoreError::too_deep());
-        assert_eq!(parse(nested(300).as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err(), Error::too_deep());
+        assert_eq!(parse(nested(300).as_bytes()).unwrap_err(), Error::too_deep());
         let block: String = (0..MAX_DEPTH + 1).map(|d| format!("{}k:\n", " ".repeat(d))).collect();
-        assert_eq!(parse(format!("sops: {{}}\n{block}").as_bytes()).unwrap_err(), StoreError::too_deep());
+        assert_eq!(parse(format!("sops: {{}}\n{block}").as_bytes()).unwrap_err(), Error::too_deep());
     }
 
     #[test]
     fn duplicate_keys_are_refused_like_sops() {
         let err = parse(b"a: 1\nb: 2\na: 3\nsops: {}\n").unwrap_err();
-        assert!(err.0.starts_with("duplicate key in a map at line 3"), "{}", err.0);
+        assert!(err.message.starts_with("duplicate key in a map at line 3"), "{}", err.message);
     }
 
     #[test]
     fn rejects_multi_document_and_bad_yaml() {
-        assert!(parse(b"a: 1\n---\nb: 2\n").unwrap_err().0.contains("2 YAML documents"));
-        assert!(parse(b"a: [1\nsops: x\n").unwrap_err().0.contains("not valid YAML"));
+        assert!(parse(b"a: 1\n---\nb: 2\n").unwrap_err().message.contains("2 YAML documents"));
+        assert!(parse(b"a: [1\nsops: x\n").unwrap_err().message.contains("not valid YAML"));
     }
 }
