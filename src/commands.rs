@@ -11,6 +11,7 @@ use crate::config::{self, Mode, Prepared};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::interrupt;
+use crate::names;
 use crate::ownership;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
 use crate::settings::Settings;
@@ -139,7 +140,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
     }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
-    env.set("OPENCLAW_NO_RESPAWN", zeroize::Zeroizing::new(b"1".to_vec()));
+    env.set(names::OPENCLAW_NO_RESPAWN, zeroize::Zeroizing::new(b"1".to_vec()));
     interrupt::check()?;
     let options = supervise::RunOptions {
         probe: settings.ready_probe,

@@ -149,6 +149,7 @@ impl Lookup for ChildEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names;
     use crate::secrets::tree::secret;
 
     fn parent(list: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
@@ -161,13 +162,16 @@ mod tests {
 
     #[test]
     fn identities_never_reach_children() {
-        let mut env =
-            ChildEnv::inherit(parent(&[("SOPS_AGE_KEY", "AGE-SECRET"), ("SOPS_AGE_KEY_FILE", "/k"), ("PATH", "/bin")]));
-        let report = env.merge_secrets(vec![var("SOPS_AGE_KEY", "x")], true);
-        assert_eq!(env.get("SOPS_AGE_KEY"), None);
-        assert_eq!(env.get("SOPS_AGE_KEY_FILE"), None);
+        let mut env = ChildEnv::inherit(parent(&[
+            (names::SOPS_AGE_KEY, "AGE-SECRET"),
+            (names::SOPS_AGE_KEY_FILE, "/k"),
+            ("PATH", "/bin"),
+        ]));
+        let report = env.merge_secrets(vec![var(names::SOPS_AGE_KEY, "x")], true);
+        assert_eq!(env.get(names::SOPS_AGE_KEY), None);
+        assert_eq!(env.get(names::SOPS_AGE_KEY_FILE), None);
         assert_eq!(env.get("PATH"), Some(&b"/bin"[..]));
-        assert_eq!(report.dropped_identity, ["SOPS_AGE_KEY"]);
+        assert_eq!(report.dropped_identity, [names::SOPS_AGE_KEY]);
     }
 
     #[test]

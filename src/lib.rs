@@ -12,6 +12,7 @@ pub mod files;
 pub mod hardening;
 pub mod interrupt;
 pub mod logging;
+pub mod names;
 pub mod ownership;
 pub mod secrets;
 pub mod settings;

@@ -22,21 +22,7 @@ fn read(path: &str) -> String {
 /// catalog provider's key / base URL / model list. Others pass through.
 fn check_variable(name: &str) {
     let fields = clawinit::settings::Settings::names();
-    const OPENCLAW: [&str; 11] = [
-        "OPENCLAW_CONFIG_PATH",
-        "OPENCLAW_STATE_DIR",
-        "OPENCLAW_HOME",
-        "OPENCLAW_GATEWAY_PORT",
-        "OPENCLAW_GATEWAY_BIND",
-        "OPENCLAW_GATEWAY_TOKEN",
-        "OPENCLAW_AGENT_MODEL",
-        "OPENCLAW_AGENT_FALLBACKS",
-        "OPENCLAW_SUBAGENT_MODEL",
-        "OPENCLAW_MODEL_ALIASES",
-        "OPENCLAW_NO_RESPAWN",
-    ];
-    const IDENTITY: [&str; 4] =
-        ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE"];
+    use clawinit::names::{IDENTITY, OPENCLAW};
     let provider = PROVIDERS.iter().any(|p| {
         p.key_vars.contains(&name)
             || name == format!("{}_BASE_URL", p.env_prefix)

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
+use crate::names;
 use crate::settings::Settings;
 use render::Change;
 use store::Location;
@@ -100,7 +101,7 @@ pub fn prepare(
     );
     let gateway_reads = if write { location.target.clone() } else { location.source.clone() };
     if gateway_reads != location.source {
-        env.set("OPENCLAW_CONFIG_PATH", Zeroizing::new(gateway_reads.as_os_str().as_encoded_bytes().to_vec()));
+        env.set(names::OPENCLAW_CONFIG_PATH, Zeroizing::new(gateway_reads.as_os_str().as_encoded_bytes().to_vec()));
     }
     Ok(Prepared {
         port: effective_port(env, &outcome.rendered.doc),
@@ -192,7 +193,7 @@ pub fn gateway_port(env: &ChildEnv) -> u16 {
 
 /// OpenClaw's precedence: `OPENCLAW_GATEWAY_PORT`, then `gateway.port`.
 fn effective_port(env: &ChildEnv, doc: &Value) -> u16 {
-    let from_env = env.get("OPENCLAW_GATEWAY_PORT").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+    let from_env = env.get(names::OPENCLAW_GATEWAY_PORT).and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
     let from_file = doc.pointer("/gateway/port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok());
     from_env.or(from_file).unwrap_or(plan::DEFAULT_PORT)
 }

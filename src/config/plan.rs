@@ -9,6 +9,7 @@ use super::json::{self, path, Path};
 use super::state::State;
 pub use crate::environment::Lookup;
 use crate::exit::{Exit, Failure};
+use crate::names;
 use crate::settings::KeyRefs;
 
 /// How an entry meets what is already in the file.
@@ -108,19 +109,21 @@ fn models_var(provider: &Provider) -> String {
 
 fn gateway(env: &impl Lookup, existing: &Value, plan: &mut Plan) -> Result<(), Failure> {
     plan.add("gateway.mode", json!("local"), Rule::Default, "default");
-    let env_port = setting(env, "OPENCLAW_GATEWAY_PORT")?
-        .map(|p| p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("OPENCLAW_GATEWAY_PORT", "a port number")))
+    let env_port = setting(env, names::OPENCLAW_GATEWAY_PORT)?
+        .map(|p| {
+            p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad(names::OPENCLAW_GATEWAY_PORT, "a port number"))
+        })
         .transpose()?;
     match env_port {
-        Some(port) => plan.add("gateway.port", json!(port), Rule::Wins, "OPENCLAW_GATEWAY_PORT"),
+        Some(port) => plan.add("gateway.port", json!(port), Rule::Wins, names::OPENCLAW_GATEWAY_PORT),
         None => plan.add("gateway.port", json!(DEFAULT_PORT), Rule::Default, "default"),
     }
-    let env_bind = setting(env, "OPENCLAW_GATEWAY_BIND")?;
+    let env_bind = setting(env, names::OPENCLAW_GATEWAY_BIND)?;
     if let Some(bind) = &env_bind {
         if !BINDS.contains(&bind.as_str()) {
-            return Err(bad("OPENCLAW_GATEWAY_BIND", "one of auto, lan, loopback, custom, tailnet"));
+            return Err(bad(names::OPENCLAW_GATEWAY_BIND, "one of auto, lan, loopback, custom, tailnet"));
         }
-        plan.add("gateway.bind", json!(bind), Rule::Wins, "OPENCLAW_GATEWAY_BIND");
+        plan.add("gateway.bind", json!(bind), Rule::Wins, names::OPENCLAW_GATEWAY_BIND);
     }
     // The gateway persists a generated token when auth is "token" and no token
     // exists anywhere; clawinit always passes OPENCLAW_GATEWAY_TOKEN, so the
@@ -205,13 +208,13 @@ fn models(
     enabled: &[Enabled],
     plan: &mut Plan,
 ) -> Result<(), Failure> {
-    let env_primary = setting(env, "OPENCLAW_AGENT_MODEL")?;
+    let env_primary = setting(env, names::OPENCLAW_AGENT_MODEL)?;
     if let Some(model) = &env_primary {
-        check_ref("OPENCLAW_AGENT_MODEL", model)?;
+        check_ref(names::OPENCLAW_AGENT_MODEL, model)?;
     }
-    let env_fallbacks = setting(env, "OPENCLAW_AGENT_FALLBACKS")?.map(|l| split_list(&l));
+    let env_fallbacks = setting(env, names::OPENCLAW_AGENT_FALLBACKS)?.map(|l| split_list(&l));
     for model in env_fallbacks.iter().flatten() {
-        check_ref("OPENCLAW_AGENT_FALLBACKS", model)?;
+        check_ref(names::OPENCLAW_AGENT_FALLBACKS, model)?;
     }
     // The file's own values count only where the user wrote them.
     let user_value = |dotted: &str| {
@@ -225,7 +228,7 @@ fn models(
     };
     let primary = match (&env_primary, &user_primary) {
         (Some(m), _) => {
-            plan.add("agents.defaults.model.primary", json!(m), Rule::Wins, "OPENCLAW_AGENT_MODEL");
+            plan.add("agents.defaults.model.primary", json!(m), Rule::Wins, names::OPENCLAW_AGENT_MODEL);
             Some(m.clone())
         }
         (None, Some(m)) => Some(m.clone()),
@@ -235,7 +238,9 @@ fn models(
         }),
     };
     match env_fallbacks {
-        Some(list) => plan.add("agents.defaults.model.fallbacks", json!(list), Rule::Wins, "OPENCLAW_AGENT_FALLBACKS"),
+        Some(list) => {
+            plan.add("agents.defaults.model.fallbacks", json!(list), Rule::Wins, names::OPENCLAW_AGENT_FALLBACKS)
+        }
         None if user_value("agents.defaults.model.fallbacks").is_none() => {
             let primary_provider = primary.as_deref().and_then(catalog::provider_of);
             let derived: Vec<(String, &str)> = enabled
@@ -251,15 +256,15 @@ fn models(
         }
         None => {}
     }
-    if let Some(model) = setting(env, "OPENCLAW_SUBAGENT_MODEL")? {
-        check_ref("OPENCLAW_SUBAGENT_MODEL", &model)?;
-        plan.add("agents.defaults.subagents.model", json!(model), Rule::Wins, "OPENCLAW_SUBAGENT_MODEL");
+    if let Some(model) = setting(env, names::OPENCLAW_SUBAGENT_MODEL)? {
+        check_ref(names::OPENCLAW_SUBAGENT_MODEL, &model)?;
+        plan.add("agents.defaults.subagents.model", json!(model), Rule::Wins, names::OPENCLAW_SUBAGENT_MODEL);
     }
     aliases(env, existing, owned, plan)
 }
 
 fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) -> Result<(), Failure> {
-    const VAR: &str = "OPENCLAW_MODEL_ALIASES";
+    const VAR: &str = names::OPENCLAW_MODEL_ALIASES;
     let Some(list) = setting(env, VAR)? else { return Ok(()) };
     for (i, item) in split_list(&list).iter().enumerate() {
         let (alias, model) = item

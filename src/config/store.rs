@@ -26,6 +26,7 @@ use super::state::State;
 use crate::account::Account;
 use crate::exit::{Exit, Failure};
 use crate::files::{self, FileError, CONFIG_FILE_LIMIT};
+use crate::names;
 
 const BACKUPS: usize = 3;
 const RENDERED_NAME: &str = "openclaw.rendered.json";
@@ -50,15 +51,15 @@ impl Location {
     pub fn resolve(env: &impl Lookup) -> Result<Location, Failure> {
         let var =
             |name: &str| env.raw(name).filter(|v| !v.is_empty()).map(|v| PathBuf::from(OsString::from_vec(v.to_vec())));
-        let state_dir = var("OPENCLAW_STATE_DIR")
-            .or_else(|| var("OPENCLAW_HOME").or_else(|| var("HOME")).map(|home| home.join(".openclaw")))
+        let state_dir = var(names::OPENCLAW_STATE_DIR)
+            .or_else(|| var(names::OPENCLAW_HOME).or_else(|| var("HOME")).map(|home| home.join(".openclaw")))
             .ok_or_else(|| {
                 Failure::new(
                     Exit::Config,
                     "cannot locate openclaw.json: set OPENCLAW_CONFIG_PATH, OPENCLAW_STATE_DIR or HOME",
                 )
             })?;
-        let source = var("OPENCLAW_CONFIG_PATH").unwrap_or_else(|| state_dir.join("openclaw.json"));
+        let source = var(names::OPENCLAW_CONFIG_PATH).unwrap_or_else(|| state_dir.join("openclaw.json"));
         let read_only = read_only_reason(&source)?;
         let target = match read_only {
             Some(_) => state_dir.join(RENDERED_NAME),

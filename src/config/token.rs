@@ -6,9 +6,10 @@ use zeroize::Zeroizing;
 
 use crate::environment::{ChildEnv, Lookup};
 use crate::exit::{Exit, Failure};
+use crate::names;
 
 /// The variable both children read the token from.
-pub const VAR: &str = "OPENCLAW_GATEWAY_TOKEN";
+pub const VAR: &str = names::OPENCLAW_GATEWAY_TOKEN;
 
 /// The gateway and the worker share one token. When the environment has
 /// none: the file's literal token if it has one (OpenClaw reads the config

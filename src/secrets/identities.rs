@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 
 use crate::files::{self, FileError, KEY_FILE_LIMIT};
 use crate::interrupt;
+use crate::names;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -58,10 +59,10 @@ impl IdentitySources {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let path = |name: &str| var(name).map(PathBuf::from);
         IdentitySources {
-            age_key: var("SOPS_AGE_KEY").map(|v| Zeroizing::new(v.to_string_lossy().into_owned())),
-            age_key_file: path("SOPS_AGE_KEY_FILE"),
-            age_key_cmd: var("SOPS_AGE_KEY_CMD").map(|v| v.to_string_lossy().into_owned()),
-            ssh_key_file: path("SOPS_AGE_SSH_PRIVATE_KEY_FILE"),
+            age_key: var(names::SOPS_AGE_KEY).map(|v| Zeroizing::new(v.to_string_lossy().into_owned())),
+            age_key_file: path(names::SOPS_AGE_KEY_FILE),
+            age_key_cmd: var(names::SOPS_AGE_KEY_CMD).map(|v| v.to_string_lossy().into_owned()),
+            ssh_key_file: path(names::SOPS_AGE_SSH_PRIVATE_KEY_FILE),
             home: path("HOME"),
             // Go's os.UserConfigDir ignores a relative XDG_CONFIG_HOME.
             xdg_config_home: path("XDG_CONFIG_HOME").filter(|p| p.is_absolute()),
@@ -98,7 +99,7 @@ impl Identities {
             }
         }
         if let Some(text) = &sources.age_key {
-            ids.age_text("SOPS_AGE_KEY", text.as_bytes());
+            ids.age_text(names::SOPS_AGE_KEY, text.as_bytes());
         }
         if let Some(file) = &sources.age_key_file {
             let label = format!("SOPS_AGE_KEY_FILE ({})", file.display());
@@ -109,7 +110,7 @@ impl Identities {
         }
         if let Some(cmd) = &sources.age_key_cmd {
             match run_key_cmd(cmd, sources.key_cmd_timeout) {
-                Ok(text) => ids.age_text("SOPS_AGE_KEY_CMD", &text),
+                Ok(text) => ids.age_text(names::SOPS_AGE_KEY_CMD, &text),
                 Err(e) => ids.problems.push(format!("SOPS_AGE_KEY_CMD: {e}")),
             }
         }
