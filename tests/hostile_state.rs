@@ -450,26 +450,6 @@ fn loader_variables_from_the_secrets_file_never_reach_children() {
     assert!(err.contains("LD_PRELOAD") && err.contains("dynamic-loader"), "one warning names them: {err}");
 }
 
-/// Encrypt a JSON document with the real sops 3.11 for fixture key1.
-fn sops_encrypt_json(plain: &str, out: &Path) {
-    let install =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-peers.sh")).output().unwrap();
-    let sops = text(&install.stdout).trim().lines().last().unwrap().to_string();
-    let plain_file = out.with_extension("plain.json");
-    std::fs::write(&plain_file, plain).unwrap();
-    let key = std::fs::read_to_string(fixtures().join("keys/key1.txt")).unwrap();
-    let recipient = key.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
-    let enc = Command::new(sops)
-        .args(["encrypt", "--age", &recipient, "--input-type", "json", "--output-type", "json"])
-        .arg(&plain_file)
-        .env_clear()
-        .env("HOME", out.parent().unwrap())
-        .output()
-        .unwrap();
-    assert!(enc.status.success(), "sops: {}", text(&enc.stderr));
-    std::fs::write(out, enc.stdout).unwrap();
-}
-
 /// A key with a newline (JSON allows it, sops encrypts it) is no variable
 /// name: it is not passed, and the warning shows it escaped, so it cannot
 /// forge a log line.
@@ -477,7 +457,7 @@ fn sops_encrypt_json(plain: &str, out: &Path) {
 fn a_name_with_a_newline_is_not_passed_and_cannot_forge_a_log_line() {
     let home = Scratch::new("forged-name");
     let enc = home.0.join("forged.enc");
-    sops_encrypt_json(r#"{"SAFE": "1", "X\nERROR forged line": "v"}"#, &enc);
+    sops_encrypt(r#"{"SAFE": "1", "X\nERROR forged line": "v"}"#, "json", &enc);
     let mut cmd = clawinit(&home.0);
     with_identity(&mut cmd, "key1.txt");
     let (out, _) =

@@ -1,123 +1,18 @@
 //! clawinit as a real PID 1: each test runs it in a new PID, mount and
 //! network namespace (`unshare --pid --fork --mount-proc --net`, loopback
 //! up), with small helper programs (tests/helpers/) as gateway and worker.
-//! Scenario numbers refer to pid1-scenarios.md.
+//! Scenario numbers refer to pid1-scenarios.md. The launcher is shared
+//! (tests/support/ns.rs).
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use support::ns::*;
 use support::*;
-
-fn helper(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers").join(name).display().to_string()
-}
-
-const PY: &str = "/usr/bin/python3";
-
-/// clawinit ARGS as PID 1 of fresh namespaces, with a clean environment.
-fn pid1(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--net", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_clawinit"))
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-        .env("HOME", home)
-        .env("OPENCLAW_STATE_DIR", home.join("state"))
-        .envs(env.iter().copied());
-    cmd
-}
-
-/// A running namespace: the unshare process and clawinit's host pid. Its
-/// output is drained by threads, so a chatty run never blocks on a pipe.
-struct Running {
-    child: Child,
-    host_pid: Pid,
-    stdout_lines: Option<mpsc::Receiver<String>>,
-    stdout: std::thread::JoinHandle<Vec<u8>>,
-    stderr: std::thread::JoinHandle<Vec<u8>>,
-}
-
-impl Running {
-    fn start(mut cmd: Command) -> Running {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("unshare");
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut all = Vec::new();
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                all.extend_from_slice(line.as_bytes());
-                all.push(b'\n');
-                let _ = tx.send(line);
-            }
-            all
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut all = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err, &mut all);
-            all
-        });
-        let children = format!("/proc/{0}/task/{0}/children", child.id());
-        let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_clawinit")).unwrap();
-        let started = Instant::now();
-        let host_pid = loop {
-            let pid = std::fs::read_to_string(&children).ok().and_then(|s| s.split_whitespace().next()?.parse().ok());
-            if let Some(pid) = pid.filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe))
-            {
-                break Pid::from_raw(pid);
-            }
-            if started.elapsed() > Duration::from_secs(5) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("clawinit did not start");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        Running { child, host_pid, stdout_lines: Some(rx), stdout, stderr }
-    }
-
-    fn lines(&mut self) -> mpsc::Receiver<String> {
-        self.stdout_lines.take().expect("stdout lines taken once")
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(self.host_pid, signal).expect("signal clawinit");
-    }
-
-    fn finish(mut self, limit: Duration) -> (Output, Duration) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("no exit within {limit:?}: {}", text(&self.stderr.join().unwrap()));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let took = started.elapsed();
-        drop(self.stdout_lines);
-        let out = Output { status, stdout: self.stdout.join().unwrap(), stderr: self.stderr.join().unwrap() };
-        (out, took)
-    }
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("unshare itself died: {:?}", out.status))
-}
-
-fn log_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(String::from).collect()
-}
 
 fn timestamp(lines: &[String], prefix: &str) -> Option<f64> {
     lines.iter().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())

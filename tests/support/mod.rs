@@ -26,8 +26,11 @@ pub fn canary() -> String {
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
+    /// Unique per call, even for the same name in one test binary.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("clawinit-test-{name}-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("clawinit-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -129,18 +132,32 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The real sops 3.11 ELF, installed by the project's script once per test binary.
+pub fn sops() -> &'static Path {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let install =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-peers.sh")).output().unwrap();
+        assert!(install.status.success(), "install-peers.sh: {}", text(&install.stderr));
+        PathBuf::from(text(&install.stdout).trim().lines().last().unwrap())
+    })
+}
+
 /// Encrypt a dotenv document with the real sops 3.11 for fixture key1.
 pub fn sops_encrypt_dotenv(plain: &str, out: &Path) {
-    let install =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-peers.sh")).output().unwrap();
-    assert!(install.status.success(), "install-peers.sh: {}", text(&install.stderr));
-    let sops = text(&install.stdout).trim().lines().last().unwrap().to_string();
-    let plain_file = out.with_extension("plain.env");
+    sops_encrypt(plain, "dotenv", out)
+}
+
+/// Encrypt a `store` ("dotenv", "json", "yaml") document with the real sops
+/// 3.11 for fixture key1.
+pub fn sops_encrypt(plain: &str, store: &str, out: &Path) {
+    let sops = sops();
+    let plain_file = out.with_extension(format!("plain.{store}"));
     std::fs::write(&plain_file, plain).unwrap();
     let key = std::fs::read_to_string(fixtures().join("keys/key1.txt")).unwrap();
     let recipient = key.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
     let enc = Command::new(sops)
-        .args(["encrypt", "--age", &recipient, "--input-type", "dotenv", "--output-type", "dotenv"])
+        .args(["encrypt", "--age", &recipient, "--input-type", store, "--output-type", store])
         .arg(&plain_file)
         .env_clear()
         .env("HOME", out.parent().unwrap())
