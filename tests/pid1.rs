@@ -111,7 +111,7 @@ fn s08_the_whole_process_group_gets_the_signal() {
         &["exec", "--", "sh", "-c", "yes 'oh, hi' | tail & yes error | tail >&2; wait"],
         &[],
     ));
-    std::thread::sleep(Duration::from_millis(300));
+    running.wait_for_descendants(5);
     running.signal(Signal::SIGTERM);
     let (out, took) = running.finish(Duration::from_secs(5));
     assert!(took < Duration::from_millis(1500), "{took:?}");
@@ -234,12 +234,13 @@ fn s16_children_keep_the_start_directory_clawinit_moves_to_root() {
 #[test]
 fn s19_the_stop_timeout_kills_what_ignores_term() {
     let home = Scratch::new("s19");
+    let log = home.0.join("log");
     let running = Running::start(pid1(
         &home.0,
         &["exec", "--", PY, &helper("worker.py")],
-        &[("WORKER_IGNORE_TERM", "1"), ("CLAWINIT_STOP_TIMEOUT", "2")],
+        &[("WORKER_IGNORE_TERM", "1"), ("CLAWINIT_STOP_TIMEOUT", "2"), ("FAKE_LOG", log.to_str().unwrap())],
     ));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_line(&log, "worker start");
     running.signal(Signal::SIGTERM);
     let (out, took) = running.finish(Duration::from_secs(10));
     assert_eq!(code(&out), 137);
@@ -356,7 +357,7 @@ fn s39_term_during_the_readiness_wait_stops_at_once() {
     let home = Scratch::new("s39");
     let log = home.0.join("log");
     let running = Running::start(run_pair(&home.0, &log, &[("FAKE_READY_AFTER", "never")], true));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_line(&log, "gateway start");
     running.signal(Signal::SIGTERM);
     let (out, took) = running.finish(Duration::from_secs(10));
     assert_eq!(code(&out), 143);

@@ -116,7 +116,7 @@ fn a_child_killed_by_a_real_time_signal_exits_128_plus_n() {
     // A real-time signal's default action terminates; clawinit must still
     // get the status (nix's WaitStatus cannot represent it).
     let running = Running::start(pid1(&home.0, &["exec", "--", "sleep", "60"], &[]));
-    std::thread::sleep(Duration::from_millis(300));
+    running.wait_for_descendants(1);
     running.signal_raw(sigrtmin() + 5);
     let (out, _) = running.finish(Duration::from_secs(10));
     assert_eq!(code(&out), 128 + sigrtmin() + 5, "{}", text(&out.stderr));

@@ -96,6 +96,16 @@ impl Running {
         self.stdout_lines.take().expect("stdout lines taken once")
     }
 
+    /// Poll until clawinit has at least `n` descendants (instead of a fixed
+    /// sleep before signalling).
+    pub fn wait_for_descendants(&self, n: usize) {
+        let started = Instant::now();
+        while descendants(self.host_pid.as_raw()) < n {
+            assert!(started.elapsed() < Duration::from_secs(10), "fewer than {n} descendants after 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn signal(&self, signal: Signal) {
         kill(self.host_pid, signal).expect("signal clawinit");
     }
@@ -126,6 +136,20 @@ impl Running {
         let out = Output { status, stdout: self.stdout.join().unwrap(), stderr: self.stderr.join().unwrap() };
         (out, took)
     }
+}
+
+/// How many processes descend from `pid` (through /proc's children lists).
+fn descendants(pid: i32) -> usize {
+    let mut count = 0;
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        let list = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for child in list.split_whitespace().filter_map(|c| c.parse().ok()) {
+            count += 1;
+            stack.push(child);
+        }
+    }
+    count
 }
 
 /// The exit code; a PID 1 that died of a signal (an abort is SIGABRT, 134)
