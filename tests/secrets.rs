@@ -188,3 +188,24 @@ fn store_is_detected_from_content_not_name() {
         assert!(out.status.success(), "{fixture} as {renamed}: {}", text(&out.stderr));
     }
 }
+
+/// A 67 says what the file is encrypted to and what was tried (public
+/// recipients and sources), never a private key.
+#[test]
+fn a_wrong_key_names_the_files_recipients_and_yours() {
+    let home = Scratch::new("wrong-key");
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key2.txt");
+    let out = cmd.arg("decrypt").arg(fixtures().join("ok/basic.enc")).output().unwrap();
+    assert_eq!(out.status.code(), Some(67));
+    let line = one_line(&out);
+    let public = |name: &str| {
+        let text = std::fs::read_to_string(fixtures().join("keys").join(name)).unwrap();
+        text.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string()
+    };
+    assert!(line.contains(&format!("the file is for {}", public("key1.txt"))), "{line}");
+    assert!(line.contains(&format!("key2.txt): {}", public("key2.txt"))), "{line}");
+    let private = std::fs::read_to_string(fixtures().join("keys/key2.txt")).unwrap();
+    let private = private.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap();
+    assert!(!contains(&out.stderr, private) && !contains(&out.stdout, private));
+}

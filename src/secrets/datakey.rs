@@ -61,11 +61,15 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Erro
 }
 
 fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
-    let mut msg = format!("no age identity can decrypt the data key ({} recipient(s))", meta.age.len());
+    let recipients: Vec<&str> = meta.age.iter().map(|a| a.recipient.as_str()).filter(|r| !r.is_empty()).collect();
+    let mut msg = match recipients.is_empty() {
+        true => format!("no age identity can decrypt the data key ({} recipient(s))", meta.age.len()),
+        false => format!("no age identity can decrypt the data key: the file is for {}", recipients.join(", ")),
+    };
     if identities.keys.is_empty() {
         msg.push_str("; no identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD");
     } else {
-        msg.push_str(&format!("; tried {}", identities.loaded.join(", ")));
+        msg.push_str(&format!("; you have {}", identities.loaded.join("; ")));
     }
     if !identities.problems.is_empty() {
         msg.push_str(&format!("; could not load {}", identities.problems.join("; ")));

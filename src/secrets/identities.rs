@@ -80,7 +80,8 @@ impl IdentitySources {
 #[derive(Default)]
 pub struct Identities {
     pub keys: Vec<Box<dyn age::Identity>>,
-    /// Sources that yielded at least one identity, e.g. `SOPS_AGE_KEY_FILE (/keys.txt)`.
+    /// Sources that yielded at least one identity, with the public recipient
+    /// of each age identity: `SOPS_AGE_KEY_FILE (/keys.txt): age1...`.
     pub loaded: Vec<String>,
     /// One line per source that failed, naming the source, never its content.
     pub problems: Vec<String>,
@@ -128,8 +129,11 @@ impl Identities {
         match parse_age_identities(text) {
             Ok(keys) if keys.is_empty() => self.problems.push(format!("{label}: contains no identity")),
             Ok(keys) => {
+                // The public recipients, so a 67 can say "the file is for X,
+                // you have Y"; a recipient is public, the key never shown.
+                let recipients: Vec<String> = keys.iter().map(|k| k.to_public().to_string()).collect();
                 self.keys.extend(keys.into_iter().map(|k| Box::new(k) as Box<dyn age::Identity>));
-                self.loaded.push(label.to_string());
+                self.loaded.push(format!("{label}: {}", recipients.join(", ")));
             }
             Err(e) => self.problems.push(format!("{label}: {e}")),
         }
