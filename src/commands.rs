@@ -51,24 +51,38 @@ fn resolve_command(argv: &[OsString], env: &ChildEnv) -> Result<Command, Failure
     Ok(Command { program: supervise::spawn::resolve(program, env)?, argv: argv.to_vec() })
 }
 
-/// The environment every child gets: inherited (minus identities) + secrets.
+/// The SOPS files of `CLAWINIT_SECRETS_FILE` (or `--secrets`): a
+/// comma-separated list, entries trimmed, empty ones ignored, in order.
+pub fn secrets_files(setting: Option<&Path>) -> Vec<PathBuf> {
+    let Some(setting) = setting else { return Vec::new() };
+    let text = setting.as_os_str().to_string_lossy();
+    text.split(',').map(str::trim).filter(|f| !f.is_empty()).map(PathBuf::from).collect()
+}
+
+/// The environment every child gets: inherited (minus identities) + the
+/// secrets of every file, a later file winning over an earlier one.
 pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<ChildEnv, Failure> {
     let mut env = ChildEnv::inherit(std::env::vars_os());
-    let Some(file) = secrets_file else {
+    let files = secrets_files(secrets_file);
+    if files.is_empty() {
         return Ok(env);
-    };
-    // A stop request during a slow key command surfaces as a failed
-    // identity: the stop is what to report.
-    let doc = secrets::decrypt_file(file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
-        Err(stopped) => stopped,
-        Ok(()) => Failure::from(e),
-    })?;
-    crate::fault::abort_at("after-decrypt");
-    let vars = secrets::environment_items(&doc, &file.display().to_string())?;
+    }
+    let mut vars = Vec::new();
+    for file in &files {
+        // A stop request during a slow key command surfaces as a failed
+        // identity: the stop is what to report.
+        let doc = secrets::decrypt_file(file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
+            Err(stopped) => stopped,
+            Ok(()) => Failure::from(e),
+        })?;
+        crate::fault::abort_at("after-decrypt");
+        vars.extend(secrets::environment_items(&doc, &file.display().to_string())?);
+    }
+    let file = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(",");
     let total = vars.len();
     let report = env.merge_secrets(vars, settings.secrets_override);
     tracing::info!(
-        file = %file.display(),
+        file = %file,
         variables = total,
         added = report.added,
         overridden = report.overridden.len(),
@@ -151,8 +165,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         stop_delay: Duration::from_secs(settings.stop_delay),
         restart: settings.gateway_restart,
         restart_limit: settings.restart_limit(),
-        secret_sources: settings
-            .secrets_file
+        secret_sources: secrets_files(settings.secrets_file.as_deref())
             .iter()
             .map(|f| format!("CLAWINIT_SECRETS_FILE ({})", f.display()))
             .collect(),

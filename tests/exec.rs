@@ -223,3 +223,31 @@ fn usage_errors_exit_64() {
     }
     assert_eq!(clawinit(&home.0).arg("--version").output().unwrap().status.code(), Some(0));
 }
+
+/// `CLAWINIT_SECRETS_FILE` takes a comma-separated list: each file is
+/// decrypted and MAC-verified on its own, a later one wins, blanks are
+/// ignored, and a missing one is 66 naming it, with nothing spawned.
+#[test]
+fn several_secrets_files_later_wins_and_a_missing_one_is_66() {
+    let home = Scratch::new("exec-several");
+    let (a, b) = (home.0.join("a.enc"), home.0.join("b.enc"));
+    sops_encrypt_dotenv("A=1\nB=first\n", &a);
+    sops_encrypt_dotenv("B=second\nC=3\n", &b);
+    let list = format!(" {} , ,{} ", a.display(), b.display());
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let out = cmd.env("CLAWINIT_SECRETS_FILE", &list).args(["exec", "env", "-0"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let env = child_env(&out.stdout);
+    assert_eq!((env["A"].as_str(), env["B"].as_str(), env["C"].as_str()), ("1", "second", "3"));
+
+    let marker = home.0.join("spawned");
+    let mut cmd = clawinit(&home.0);
+    with_identity(&mut cmd, "key1.txt");
+    let list = format!("{},/nonexistent/two.enc", a.display());
+    let out =
+        cmd.env("CLAWINIT_SECRETS_FILE", &list).args(["exec", "touch", marker.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(66));
+    assert!(one_line(&out).contains("/nonexistent/two.enc"));
+    assert!(!marker.exists());
+}
