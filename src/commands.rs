@@ -15,6 +15,7 @@ use crate::names;
 use crate::ownership;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
 use crate::settings::Settings;
+use crate::sources;
 use crate::supervise::{self, Command};
 
 /// `clawinit decrypt`: print the decrypted document.
@@ -36,7 +37,7 @@ pub fn decrypt(file: &Path, output: Option<OutputType>, settings: &Settings) -> 
 /// environment under PID-1 supervision.
 pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
-    let env = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
+    let (env, _) = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
     let command = resolve_command(command, &env)?;
     interrupt::check()?;
     supervise::exec(&pid1, &command, &env, Duration::from_secs(settings.stop_timeout))
@@ -60,29 +61,40 @@ pub fn secrets_files(setting: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// The environment every child gets: inherited (minus identities) + the
-/// secrets of every file, a later file winning over an earlier one.
-pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<ChildEnv, Failure> {
+/// secrets of every source, in order (later wins): the SOPS files, then
+/// `CLAWINIT_SECRETS_DIR`, then `<NAME>_FILE`. With it, which sources were
+/// used (names and paths only), for the log and `clawinit status`.
+pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<(ChildEnv, Vec<String>), Failure> {
     let mut env = ChildEnv::inherit(std::env::vars_os());
-    let files = secrets_files(secrets_file);
-    if files.is_empty() {
-        return Ok(env);
-    }
-    let mut vars = Vec::new();
-    for file in &files {
+    let (mut vars, mut sources) = (Vec::new(), Vec::new());
+    for file in secrets_files(secrets_file) {
         // A stop request during a slow key command surfaces as a failed
         // identity: the stop is what to report.
-        let doc = secrets::decrypt_file(file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
+        let doc = secrets::decrypt_file(&file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
             Err(stopped) => stopped,
             Ok(()) => Failure::from(e),
         })?;
         crate::fault::abort_at("after-decrypt");
         vars.extend(secrets::environment_items(&doc, &file.display().to_string())?);
+        sources.push(format!("CLAWINIT_SECRETS_FILE ({})", file.display()));
     }
-    let file = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(",");
+    let from_dir = settings.secrets_dir.as_deref().map(sources::from_dir).transpose()?;
+    let from_file_vars = sources::from_file_variables(|name| std::env::var_os(name))?;
+    for loaded in from_dir.into_iter().chain([from_file_vars]) {
+        vars.extend(loaded.vars);
+        sources.extend(loaded.sources);
+        for name in loaded.consumed {
+            env.remove(&name);
+        }
+    }
+    if sources.is_empty() {
+        return Ok((env, sources));
+    }
+    let file = sources.join("; ");
     let total = vars.len();
     let report = env.merge_secrets(vars, settings.secrets_override);
     tracing::info!(
-        file = %file,
+        sources = %file,
         variables = total,
         added = report.added,
         overridden = report.overridden.len(),
@@ -101,7 +113,7 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     if !report.dropped_invalid.is_empty() {
         tracing::warn!(names = %report.dropped_invalid.join(","), "names in the secrets file that are not valid variable names were not passed");
     }
-    Ok(env)
+    Ok((env, sources))
 }
 
 /// How far the shared preflight goes: `render` stops once openclaw.json is
@@ -115,6 +127,8 @@ enum Until {
 /// Everything decided before a child exists.
 struct Preflight {
     env: ChildEnv,
+    /// The secret sources in use (names and paths only).
+    sources: Vec<String>,
     owner: Option<Account>,
     gateway: Option<Command>,
     worker: Option<Command>,
@@ -126,7 +140,7 @@ struct Preflight {
 /// `Mode::Write`). `check` is `run` up to the spawn by construction; every
 /// failure comes before any write (the config write is the last step).
 fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until) -> Result<Preflight, Failure> {
-    let mut env = children_env(settings.secrets_file.as_deref(), settings)?;
+    let (mut env, sources) = children_env(settings.secrets_file.as_deref(), settings)?;
     interrupt::check()?;
     let (mut owner, mut gateway, mut worker_command) = (None, None, None);
     if until == Until::Spawn {
@@ -137,7 +151,7 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
         }
     }
     let prepared = config::prepare(settings, &mut env, mode, owner.as_ref())?;
-    Ok(Preflight { env, owner, gateway, worker: worker_command, prepared })
+    Ok(Preflight { env, sources, owner, gateway, worker: worker_command, prepared })
 }
 
 /// `clawinit run`: preflight → hand the state dir over → the gateway →
@@ -145,7 +159,7 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
 /// the gateway is spawned does, leaving no child and no file changed.
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
-    let Preflight { mut env, owner, gateway, worker, prepared } =
+    let Preflight { mut env, sources, owner, gateway, worker, prepared } =
         preflight(settings, worker, Mode::Write, Until::Spawn)?;
     let gateway = gateway.expect("preflight until the spawn resolves the gateway");
     log_summary(&prepared);
@@ -165,10 +179,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         stop_delay: Duration::from_secs(settings.stop_delay),
         restart: settings.gateway_restart,
         restart_limit: settings.restart_limit(),
-        secret_sources: secrets_files(settings.secrets_file.as_deref())
-            .iter()
-            .map(|f| format!("CLAWINIT_SECRETS_FILE ({})", f.display()))
-            .collect(),
+        secret_sources: sources,
     };
     supervise::run(&pid1, &gateway, worker.as_ref(), &env, owner.as_ref(), &options)
 }

@@ -120,6 +120,11 @@ impl ChildEnv {
         }
     }
 
+    /// Remove a variable (a `<NAME>_FILE` whose content became `NAME`).
+    pub fn remove(&mut self, name: &str) {
+        self.entries.retain(|(n, _)| n != name.as_bytes());
+    }
+
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.entries.iter().find(|(n, _)| n == name.as_bytes()).map(|(_, v)| v.as_slice())
     }

@@ -16,4 +16,5 @@ pub mod names;
 pub mod ownership;
 pub mod secrets;
 pub mod settings;
+pub mod sources;
 pub mod supervise;

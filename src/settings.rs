@@ -94,6 +94,8 @@ pub const KEY_CMD_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub secrets_file: Option<PathBuf>,
+    /// A directory of one file per variable (a Kubernetes Secret volume).
+    pub secrets_dir: Option<PathBuf>,
     #[serde(default)]
     pub secrets_override: bool,
     #[serde(default)]
@@ -241,7 +243,7 @@ mod tests {
         {
             assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
         }
-        assert_eq!(names.len(), 17, "{names:?}");
+        assert_eq!(names.len(), 18, "{names:?}");
     }
 
     #[test]

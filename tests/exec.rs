@@ -251,3 +251,64 @@ fn several_secrets_files_later_wins_and_a_missing_one_is_66() {
     assert!(one_line(&out).contains("/nonexistent/two.enc"));
     assert!(!marker.exists());
 }
+
+/// The plain-file sources, as a Kubernetes Secret volume lays them out
+/// (`..data` and a timestamped directory, one symlink per key) and as
+/// Docker's `<NAME>_FILE`: precedence SOPS file < directory < `_FILE` <
+/// the process environment (unless CLAWINIT_SECRETS_OVERRIDE=true); one
+/// trailing newline trimmed; the children get NAME, not NAME_FILE.
+#[test]
+fn secrets_dir_and_name_file_sources_in_order() {
+    let home = Scratch::new("exec-sources");
+    let canary = canary();
+    let sops_file = home.0.join("base.enc");
+    sops_encrypt_dotenv("OPENAI_API_KEY=from-sops\nMOONSHOT_API_KEY=from-sops\nONLY_SOPS=1\n", &sops_file);
+    let dir = home.0.join("secret-volume");
+    let data = dir.join("..2026_12_03_08_00_00.123");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("OPENAI_API_KEY"), "from-dir\n").unwrap();
+    std::fs::write(data.join("ANTHROPIC_API_KEY"), format!("{canary}\n")).unwrap();
+    std::fs::write(data.join("bad-name"), "x").unwrap();
+    std::os::unix::fs::symlink("..2026_12_03_08_00_00.123", dir.join("..data")).unwrap();
+    for name in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "bad-name"] {
+        std::os::unix::fs::symlink(format!("..data/{name}"), dir.join(name)).unwrap();
+    }
+    std::fs::write(dir.join(".hidden"), "x").unwrap();
+    let token_file = home.0.join("telegram");
+    std::fs::write(&token_file, "from-file\r\n").unwrap();
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = clawinit(&home.0);
+        with_identity(&mut cmd, "key1.txt");
+        cmd.env("CLAWINIT_SECRETS_FILE", &sops_file)
+            .env("CLAWINIT_SECRETS_DIR", &dir)
+            .env("MOONSHOT_API_KEY_FILE", &token_file)
+            .env("TELEGRAM_BOT_TOKEN_FILE", &token_file)
+            .envs(extra.iter().copied())
+            .args(["exec", "env", "-0"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let env = child_env(&out.stdout);
+    assert_eq!(env["ONLY_SOPS"], "1");
+    assert_eq!(env["OPENAI_API_KEY"], "from-dir", "the directory wins over the SOPS file");
+    assert_eq!(env["MOONSHOT_API_KEY"], "from-file", "NAME_FILE wins over both; one CRLF trimmed");
+    assert_eq!(env["TELEGRAM_BOT_TOKEN"], "from-file");
+    assert_eq!(env["ANTHROPIC_API_KEY"], canary);
+    for absent in ["TELEGRAM_BOT_TOKEN_FILE", "MOONSHOT_API_KEY_FILE", "bad-name", ".hidden", "..data"] {
+        assert!(!env.contains_key(absent), "{absent} reached the child");
+    }
+    assert!(!contains(&out.stderr, &canary), "a value in the log");
+    let err = text(&out.stderr);
+    assert!(err.contains("CLAWINIT_SECRETS_DIR") && err.contains("TELEGRAM_BOT_TOKEN_FILE"), "sources named: {err}");
+
+    let out = run(&[("OPENAI_API_KEY", "from-env")]);
+    assert_eq!(child_env(&out.stdout)["OPENAI_API_KEY"], "from-env", "the environment wins");
+    let out = run(&[("OPENAI_API_KEY", "from-env"), ("CLAWINIT_SECRETS_OVERRIDE", "true")]);
+    assert_eq!(child_env(&out.stdout)["OPENAI_API_KEY"], "from-dir", "unless CLAWINIT_SECRETS_OVERRIDE=true");
+
+    let out = run(&[("TELEGRAM_BOT_TOKEN", "also-set")]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(one_line(&out).contains("TELEGRAM_BOT_TOKEN_FILE"));
+}
