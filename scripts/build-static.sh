@@ -1,7 +1,27 @@
 #!/usr/bin/env bash
-# Build the static release binary (glibc, crt-static) and print its path.
+# Build a static release binary and print its path.
+#   scripts/build-static.sh [x86_64|aarch64|TRIPLE]   (default: x86_64)
+# An arch name picks the libc measured best for it (README "Size and libc");
+# a full triple (e.g. x86_64-unknown-linux-musl) builds exactly that, for measuring.
+# Cross targets get their toolchain from scripts/install-cross.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=x86_64-unknown-linux-gnu
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --target "$target"
+case "${1:-x86_64}" in
+    x86_64) target=x86_64-unknown-linux-gnu ;;
+    aarch64) target=aarch64-unknown-linux-gnu ;;
+    *-linux-*) target=$1 ;;
+    *) echo "usage: $0 [x86_64|aarch64|TRIPLE]" >&2; exit 64 ;;
+esac
+host=$(rustc -vV | sed -n 's/^host: //p')
+if [ "$target" != "$host" ]; then
+    scripts/install-cross.sh
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target" >/dev/null 2>&1
+fi
+triple_env=$(echo "$target" | tr 'a-z-' 'A-Z_')
+case "$target" in
+    aarch64-*) export "CARGO_TARGET_${triple_env}_LINKER=aarch64-linux-gnu-gcc" CC_"${target//-/_}"=aarch64-linux-gnu-gcc ;;
+esac
+# glibc links dynamically unless asked; musl targets are static by default.
+export "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static"
+cargo build --release --locked --quiet --target "$target"
 echo "$PWD/target/$target/release/clawinit"
