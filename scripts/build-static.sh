@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Build a static release binary and print its path.
-#   scripts/build-static.sh [x86_64|aarch64|TRIPLE]   (default: x86_64)
+#   scripts/build-static.sh [--bloat] [x86_64|aarch64|TRIPLE]   (default: x86_64)
+# --bloat prints `cargo bloat --crates` for the same build instead (unstripped, in
+# target/bloat so the release artifacts stay cached; cargo-bloat goes into .cache/).
 # An arch name picks the libc measured best for it (README "Size and libc");
 # a full triple (e.g. x86_64-unknown-linux-musl) builds exactly that, for measuring.
 # Cross targets get their toolchain from scripts/install-cross.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bloat=false
+if [ "${1:-}" = --bloat ]; then
+    bloat=true
+    shift
+fi
 case "${1:-x86_64}" in
     x86_64) target=x86_64-unknown-linux-gnu ;;
     aarch64) target=aarch64-unknown-linux-gnu ;;
@@ -23,5 +30,12 @@ case "$target" in
 esac
 # glibc links dynamically unless asked; musl targets are static by default.
 export "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static"
+if $bloat; then
+    [ -x .cache/cargo-bloat/bin/cargo-bloat ] \
+        || cargo install --quiet --locked --root .cache/cargo-bloat cargo-bloat@0.12.1 >/dev/null 2>&1
+    PATH="$PWD/.cache/cargo-bloat/bin:$PATH" CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/bloat \
+        cargo bloat --release --locked --target "$target" --crates -n 12
+    exit 0
+fi
 cargo build --release --locked --quiet --target "$target"
 echo "$PWD/target/$target/release/clawinit"
