@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build a static release binary and print its path.
-#   scripts/build-static.sh [--bloat] [x86_64|aarch64|TRIPLE]   (default: x86_64)
+#   scripts/build-static.sh [--bloat] [x86_64|aarch64|TRIPLE]   (default: this machine's)
 # --bloat prints `cargo bloat --crates` for the same build instead (unstripped, in
 # target/bloat so the release artifacts stay cached; cargo-bloat goes into .cache/).
 # An arch name picks the libc measured best for it (README "Size and libc");
 # a full triple (e.g. x86_64-unknown-linux-musl) builds exactly that, for measuring.
-# Cross targets get their toolchain from scripts/install-cross.sh first.
+# aarch64 on an x86_64 host gets its cross toolchain from scripts/install-cross.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bloat=false
@@ -13,21 +13,22 @@ if [ "${1:-}" = --bloat ]; then
     bloat=true
     shift
 fi
-case "${1:-x86_64}" in
+case "${1:-$(uname -m)}" in
     x86_64) target=x86_64-unknown-linux-gnu ;;
     aarch64) target=aarch64-unknown-linux-gnu ;;
     *-linux-*) target=$1 ;;
     *) echo "usage: $0 [x86_64|aarch64|TRIPLE]" >&2; exit 64 ;;
 esac
 host=$(rustc -vV | sed -n 's/^host: //p')
-if [ "$target" != "$host" ]; then
-    scripts/install-cross.sh
-    rustup target list --installed | grep -qx "$target" || rustup target add "$target" >/dev/null 2>&1
-fi
 triple_env=$(echo "$target" | tr 'a-z-' 'A-Z_')
-case "$target" in
-    aarch64-*) export "CARGO_TARGET_${triple_env}_LINKER=aarch64-linux-gnu-gcc" CC_"${target//-/_}"=aarch64-linux-gnu-gcc ;;
-esac
+if [ "${target%%-*}" != "${host%%-*}" ]; then
+    case "$target" in
+        aarch64-*) scripts/install-cross.sh ;;
+        *) echo "build-static.sh: no cross toolchain for $target on $host" >&2; exit 69 ;;
+    esac
+    export "CARGO_TARGET_${triple_env}_LINKER=aarch64-linux-gnu-gcc" "CC_${target//-/_}=aarch64-linux-gnu-gcc"
+fi
+rustup target list --installed | grep -qx "$target" || rustup target add "$target" >/dev/null 2>&1
 # glibc links dynamically unless asked; musl targets are static by default.
 export "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C target-feature=+crt-static"
 if $bloat; then
