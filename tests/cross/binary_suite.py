@@ -188,11 +188,16 @@ class Suite:
         out = subprocess.run([*ns, "exec", "--", "sh", "-c", script], env=env, capture_output=True, timeout=60)
         self.check(out.returncode == 0 and b"zombies=0" in out.stdout,
                    f"pid1: orphans reaped: {out.stdout.decode()} {out.stderr.decode()}")
+        # The check can tell: a PID 1 that waits only for its own child (Python's subprocess) leaves all 50.
+        control = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+                   "import subprocess, sys; subprocess.run(['sh', '-c', sys.argv[1]])", script]
+        out = subprocess.run(control, capture_output=True, timeout=60)
+        self.check(b"zombies=50" in out.stdout, f"pid1: the zombie count cannot tell: {out.stdout.decode()}")
         ready = home / "ready"
         script = f"trap 'exit 42' TERM; touch {ready}; while :; do sleep 0.05; done"
         code = self.signalled([*ns, "exec", "--", "sh", "-c", script], env, ready, to_pid1=True)
         self.check(code == 42, f"pid1: SIGTERM to PID 1 forwarded, the child's code returned ({code})")
-        print("pid1: exit code, 50 orphans reaped, SIGTERM forwarded (in a new PID namespace)")
+        print("pid1: exit code, 50 orphans reaped (a non-reaping control leaves 50), SIGTERM forwarded (new PID namespace)")
 
     def signalled(self, argv, env, ready, to_pid1=False):
         ready.unlink(missing_ok=True)
