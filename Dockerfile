@@ -7,15 +7,32 @@ ARG RUST_IMAGE=rust:1.95-bookworm
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG OPENCLAW_VERSION=2026.9.6
 
+# Multi-arch: `docker buildx build --platform linux/amd64,linux/arm64 .` runs this
+# stage once per platform (natively, or under QEMU via binfmt), so each builds for its
+# own architecture and no cross toolchain is needed here (under QEMU the LTO build is
+# slow; scripts/release.sh cross-builds both in minutes). BuildKit sets TARGETARCH;
+# the classic builder leaves it empty and the build machine's architecture is used.
 FROM ${RUST_IMAGE} AS build
+ARG TARGETARCH
+# The commit for `clawinit --version` (the build context has no .git):
+# --build-arg CLAWINIT_GIT_COMMIT=$(git rev-parse --short=10 HEAD)
+ARG CLAWINIT_GIT_COMMIT=unknown
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
-# A static binary (glibc crt-static): it runs in any image, distroless and scratch included.
-RUN RUSTFLAGS="-C target-feature=+crt-static" \
-        cargo build --release --locked --target x86_64-unknown-linux-gnu \
-    && cp target/x86_64-unknown-linux-gnu/release/clawinit /clawinit
+# A static binary (glibc crt-static, the libc measured best for both targets; README
+# "Size and libc"): it runs in any image, distroless and scratch included.
+RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
+    && case "$arch" in \
+        amd64) target=x86_64-unknown-linux-gnu ;; \
+        arm64) target=aarch64-unknown-linux-gnu ;; \
+        *) echo "unsupported architecture $arch (amd64 or arm64)" >&2; exit 1 ;; \
+    esac \
+    && CLAWINIT_GIT_COMMIT="${CLAWINIT_GIT_COMMIT}" RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --locked --target "$target" \
+    && cp "target/$target/release/clawinit" /clawinit
 
+# Per platform: the binary of that platform's architecture.
 FROM scratch AS binary
 COPY --from=build /clawinit /clawinit
 

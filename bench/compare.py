@@ -11,7 +11,10 @@ a chart (bench/results.svg, shown in the README).
 - vs the shell entrypoint it replaces: the pre-spawn pipeline (`sops -d` into
   the environment + a `jq` merge of openclaw.json + exec of the gateway) and
   the ready -> worker latency (`until curl .../readyz; do sleep 1; done`);
-- binary sizes side by side.
+- binary sizes side by side;
+- a sanity column: the aarch64 release binary under qemu-user on this x86_64
+  host, for the secrets and pipeline rows. Emulation makes it many times slower
+  than a real arm64 machine: it shows the binary does the work, not its speed.
 """
 import argparse
 import json
@@ -47,9 +50,10 @@ def run_json(script, runs):
         return json.load(open(out.name))
 
 
-def pipeline(clawinit, sops, runs):
+def pipeline(clawinit, sops, runs, runner=()):
     """Start to gateway exec: clawinit run (secrets, render, write, spawn, reap)
-    vs the shell entrypoint, both with a gateway that is /bin/true."""
+    vs the shell entrypoint, both with a gateway that is /bin/true. With a
+    runner (qemu), only clawinit's figure is measured."""
     with tempfile.TemporaryDirectory() as tmp:
         secrets = Path(tmp) / "secrets.env"
         secrets.write_bytes((FIX / "ok/keys_10.enc").read_bytes())
@@ -60,11 +64,26 @@ def pipeline(clawinit, sops, runs):
                "SOPS_AGE_KEY_FILE": str(FIX / "keys/key1.txt"), "SECRETS": str(secrets),
                "OPENCLAW_AGENT_MODEL": "anthropic/claude-opus-5", "CLAWINIT_SECRETS_FILE": str(secrets),
                "CLAWINIT_GATEWAY_CMD": "true", "CLAWINIT_READY_PROBE": "none", "CLAWINIT_LOG": "warn"}
-        ours = median_seconds([clawinit, "run"], env, runs)
+        ours = median_seconds([*runner, clawinit, "run"], env, runs)
+        if runner:
+            return ours, None
         script = Path(tmp) / "entrypoint.sh"
         script.write_text(SHELL_ENTRYPOINT)
         theirs = median_seconds(["/bin/sh", script], env, runs)
         return ours, theirs
+
+
+def aarch64_column(binary, runs):
+    """The secrets cases of bench/secrets.py, for the aarch64 binary under qemu."""
+    column = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"PATH": os.environ["PATH"], "HOME": tmp, "SOPS_AGE_KEY_FILE": str(FIX / "keys/key1.txt")}
+        for n in (10, 1000, 10000):
+            f = FIX / f"ok/keys_{n}.enc"
+            qemu = ["qemu-aarch64-static", binary]
+            column[f"decrypt {n} keys"] = median_seconds([*qemu, "decrypt", f], env, runs)
+            column[f"exec {n} keys"] = median_seconds([*qemu, "exec", "--secrets", f, "--", "true"], env, runs)
+    return column
 
 
 def svg(bars, path):
@@ -101,6 +120,11 @@ def main():
     secrets = run_json("secrets.py", args.runs)
     pid1 = run_json("pid1.py", args.runs)
     ours, theirs = pipeline(clawinit, sops, args.runs)
+    # After every x86_64 figure, so the emulator's load cannot touch them.
+    arm = subprocess.run([str(ROOT / "scripts/build-static.sh"), "aarch64"], check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[-1]
+    arm_column = aarch64_column(arm, args.runs)
+    arm_column["pipeline to gateway exec"] = pipeline(arm, sops, args.runs, runner=["qemu-aarch64-static"])[0]
 
     rows = [(r["case"], r["peer"], r["ours_s"], r["peer_s"]) for r in secrets]
     for peer in ["tini", "dumb-init"]:
@@ -110,13 +134,16 @@ def main():
     rows.append(("ready -> worker running", "shell: until curl; sleep 1", pid1["ready_to_worker_clawinit_s"],
                  pid1["ready_to_worker_shell_s"]))
 
-    print(f"\n{'case':<26} {'peer':<28} {'clawinit':>10} {'peer':>10} {'ratio':>7}")
+    print(f"\n{'case':<26} {'peer':<28} {'clawinit':>10} {'peer':>10} {'ratio':>7} {'aarch64 (qemu)':>15}")
     for case, peer, a, b in rows:
-        print(f"{case:<26} {peer:<28} {a * 1000:>8.2f}ms {b * 1000:>8.2f}ms {b / a:>6.1f}x")
+        arm_s = arm_column.get(case)
+        arm_text = f"{arm_s * 1000:>13.2f}ms" if arm_s is not None else f"{'-':>15}"
+        print(f"{case:<26} {peer:<28} {a * 1000:>8.2f}ms {b * 1000:>8.2f}ms {b / a:>6.1f}x {arm_text}")
+    print("aarch64 (qemu): the aarch64 binary emulated on this x86_64 host; a sanity figure, not comparable to native")
     print(f"\n{'idle RSS, 2 children':<26} clawinit {pid1['clawinit']['idle_rss_kib'] / 1024:.1f} MiB, "
           f"tini {pid1['tini']['idle_rss_kib'] / 1024:.1f} MiB, dumb-init {pid1['dumb-init']['idle_rss_kib'] / 1024:.1f} MiB")
     print(f"{'readiness noticed':<26} {pid1['ready_noticed_s'] * 1000:.0f} ms after /readyz turns ready")
-    sizes = {"clawinit": os.path.getsize(clawinit), "sops": os.path.getsize(sops),
+    sizes = {"clawinit": os.path.getsize(clawinit), "clawinit aarch64": os.path.getsize(arm), "sops": os.path.getsize(sops),
              "tini-static": os.path.getsize("/usr/bin/tini-static"), "dumb-init": os.path.getsize("/usr/bin/dumb-init")}
     print("binaries: " + ", ".join(f"{k} {v / 1024 / 1024:.2f} MiB" for k, v in sizes.items()))
 

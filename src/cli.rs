@@ -6,10 +6,14 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+/// `clawinit --version`: the version, git commit, target triple and libc (from build.rs),
+/// so a bug report says which binary it is.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CLAWINIT_BUILD"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "clawinit",
-    version,
+    version = VERSION,
     about = "PID 1 for OpenClaw gateway containers: SOPS+age secrets, openclaw.json, readiness-gated supervision",
     after_help = "With no subcommand, `clawinit [--] WORKER...` is `clawinit run -- WORKER...`.\nSettings are environment variables (CLAWINIT_*); see the README."
 )]
@@ -107,5 +111,14 @@ mod tests {
         assert!(matches!(cli.command, Command::Decrypt { output_type: Some(OutputType::Json), .. }));
         assert!(parse(argv(&["--bogus"])).is_err());
         assert!(parse(argv(&["exec"])).is_err(), "exec needs a command");
+    }
+
+    #[test]
+    fn version_names_commit_target_and_libc() {
+        let (env, libc) = if cfg!(target_env = "musl") { ("musl", "musl") } else { ("gnu", "glibc") };
+        let linking = if cfg!(target_feature = "crt-static") { "static" } else { "dynamic" };
+        let tail = format!(", {}-unknown-linux-{env}, {libc} {linking})", std::env::consts::ARCH);
+        assert!(VERSION.starts_with(concat!(env!("CARGO_PKG_VERSION"), " (commit ")), "{VERSION}");
+        assert!(VERSION.ends_with(&tail), "{VERSION}");
     }
 }

@@ -67,6 +67,19 @@ fn dockerfile_is_pid1_root_then_node_pinned_and_healthchecked() {
 }
 
 #[test]
+fn dockerfile_builds_for_the_platform_it_is_built_for() {
+    let dockerfile = read("Dockerfile");
+    let build = dockerfile.split(" AS build").nth(1).unwrap().split("\nFROM ").next().unwrap();
+    assert!(build.lines().any(|l| l.trim() == "ARG TARGETARCH"), "buildx's TARGETARCH, no default to shadow it");
+    for (platform, target) in [("amd64", "x86_64-unknown-linux-gnu"), ("arm64", "aarch64-unknown-linux-gnu")] {
+        assert!(build.contains(&format!("{platform}) target={target} ;;")), "{platform} -> {target}");
+    }
+    assert!(build.contains("cargo build --release --locked --target \"$target\""));
+    // build.rs makes the --version line; without it in the context the build fails.
+    assert!(build.lines().any(|l| l.starts_with("COPY ") && l.contains(" build.rs ")), "build.rs is copied");
+}
+
+#[test]
 fn compose_mounts_what_its_variables_point_at() {
     let doc = &YamlLoader::load_from_str(&read("docker/compose.yaml")).unwrap()[0];
     let service = &doc["services"]["openclaw"];

@@ -221,7 +221,17 @@ fn usage_errors_exit_64() {
     for sub in ["run", "exec", "decrypt", "render", "check", "probe"] {
         assert!(contains(&out.stdout, sub), "--help lacks {sub}");
     }
-    assert_eq!(clawinit(&home.0).arg("--version").output().unwrap().status.code(), Some(0));
+    let out = clawinit(&home.0).arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // The version, commit, target triple and libc, so a bug report says which binary it is.
+    let line = String::from_utf8(out.stdout).unwrap();
+    let want = format!("clawinit {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        line.starts_with(&want)
+            && line.contains(std::env::consts::ARCH)
+            && (line.contains("glibc") || line.contains("musl")),
+        "{line}"
+    );
 }
 
 /// `CLAWINIT_SECRETS_FILE` takes a comma-separated list: each file is
