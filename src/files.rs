@@ -283,12 +283,14 @@ fn trusted_owner(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
 }
 
-/// A directory whose entries only root (or clawinit) can change: owned by
-/// them and not writable by group or others, or on a read-only mount (a
-/// Kubernetes ConfigMap or Secret volume is 0777 but read-only).
+/// A directory in which nobody but root (or clawinit) can replace root's
+/// entries: owned by them and not writable by group or others, or sticky
+/// (others may add entries but not rename or remove root's), or on a
+/// read-only mount (a Kubernetes ConfigMap or Secret volume).
 fn only_trusted_can_change(dir: &OwnedFd) -> Result<bool, FileError> {
     let stat = fstat(dir)?;
-    if trusted_owner(stat.st_uid) && stat.st_mode & 0o022 == 0 {
+    let sticky = stat.st_mode & 0o1000 != 0;
+    if trusted_owner(stat.st_uid) && (stat.st_mode & 0o022 == 0 || sticky) {
         return Ok(true);
     }
     Ok(nix::sys::statvfs::fstatvfs(dir)?.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
@@ -381,6 +383,16 @@ mod tests {
         std::fs::remove_file(dir.join("link.json")).unwrap();
         symlink(dir.join("real.json"), dir.join("link.json")).unwrap();
         assert!(read(&dir.join("link.json"), 10).is_ok());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |m: u32| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m)).unwrap();
+        mode(0o777);
+        assert!(
+            matches!(read(&dir.join("link.json"), 10), Err(FileError::UntrustedSymlink { .. })),
+            "root's directory, but anyone can replace the link"
+        );
+        mode(0o1777);
+        assert!(read(&dir.join("link.json"), 10).is_ok(), "sticky: nobody else can replace root's link");
+        mode(0o755);
         std::os::unix::fs::chown(&dir, Some(4242), Some(4242)).unwrap();
         assert!(matches!(
             read(&dir.join("link.json"), 10),

@@ -151,7 +151,11 @@ pub fn serve(board: &Shared, allowed: Vec<u32>) -> Option<Server> {
     let board = Rc::clone(board);
     tokio::task::spawn_local(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of descriptors, say: no busy loop in PID 1.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
             let peer = stream.peer_cred().map(|c| c.uid()).ok();
             if !peer.is_some_and(|uid| allowed.contains(&uid)) {
                 tracing::debug!(uid = ?peer, "status refused to this uid");
