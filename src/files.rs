@@ -105,12 +105,6 @@ pub fn read(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, FileError> {
     read_entry(&resolved.dir, &resolved.name, stat, limit)
 }
 
-/// Read `name` in the open directory `dir` (no symlink followed).
-pub fn read_at(dir: &OwnedFd, name: &OsStr, limit: u64) -> Result<Zeroizing<Vec<u8>>, FileError> {
-    let stat = lstat_at(dir, name)?;
-    read_entry(dir, name, &stat, limit)
-}
-
 /// The type and owner of `name` in `dir`, without following a symlink.
 pub fn lstat_at(dir: &OwnedFd, name: &OsStr) -> Result<FileStat, FileError> {
     let handle = openat(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
@@ -320,7 +314,7 @@ pub fn mount_id(fd: &impl AsRawFd) -> Option<u64> {
     (rc == 0 && buf.stx_mask & libc::STATX_MNT_ID != 0).then_some(buf.stx_mnt_id)
 }
 
-/// `dir`'s handle as something `std` can sync.
+/// Flush a directory's entries (after a rename in it) to disk.
 pub fn sync(fd: &impl AsFd) -> Result<(), FileError> {
     Ok(nix::unistd::fsync(fd)?)
 }
