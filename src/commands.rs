@@ -13,6 +13,7 @@ use crate::exit::{Exit, Failure};
 use crate::interrupt;
 use crate::names;
 use crate::ownership;
+use crate::reload;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
 use crate::settings::Settings;
 use crate::sources;
@@ -37,10 +38,10 @@ pub fn decrypt(file: &Path, output: Option<OutputType>, settings: &Settings) -> 
 /// environment under PID-1 supervision.
 pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
-    let (env, _) = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings)?;
+    let (env, _) = children_env(secrets_flag.as_deref().or(settings.secrets_file.as_deref()), settings, true)?;
     let command = resolve_command(command, &env)?;
     interrupt::check()?;
-    supervise::exec(&pid1, &command, &env, Duration::from_secs(settings.stop_timeout))
+    supervise::exec(&pid1, &command, env, Duration::from_secs(settings.stop_timeout))
 }
 
 fn identity_sources(settings: &Settings) -> IdentitySources {
@@ -63,8 +64,13 @@ pub fn secrets_files(setting: Option<&Path>) -> Vec<PathBuf> {
 /// The environment every child gets: inherited (minus identities) + the
 /// secrets of every source, in order (later wins): the SOPS files, then
 /// `CLAWINIT_SECRETS_DIR`, then `<NAME>_FILE`. With it, which sources were
-/// used (names and paths only), for the log and `clawinit status`.
-pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<(ChildEnv, Vec<String>), Failure> {
+/// used (names and paths only), for the log (at info when `announce`, at
+/// debug on a reload, which says in one line what changed) and `status`.
+pub fn children_env(
+    secrets_file: Option<&Path>,
+    settings: &Settings,
+    announce: bool,
+) -> Result<(ChildEnv, Vec<String>), Failure> {
     let mut env = ChildEnv::inherit(std::env::vars_os());
     let (mut vars, mut sources) = (Vec::new(), Vec::new());
     for file in secrets_files(secrets_file) {
@@ -93,14 +99,12 @@ pub fn children_env(secrets_file: Option<&Path>, settings: &Settings) -> Result<
     let file = sources.join("; ");
     let total = vars.len();
     let report = env.merge_secrets(vars, settings.secrets_override);
-    tracing::info!(
-        sources = %file,
-        variables = total,
-        added = report.added,
-        overridden = report.overridden.len(),
-        kept_from_environment = report.kept_existing.len(),
-        "secrets loaded"
-    );
+    let (added, overridden, kept) = (report.added, report.overridden.len(), report.kept_existing.len());
+    if announce {
+        tracing::info!(sources = %file, variables = total, added, overridden, kept_from_environment = kept, "secrets loaded");
+    } else {
+        tracing::debug!(sources = %file, variables = total, added, overridden, kept_from_environment = kept, "secrets loaded");
+    }
     if !report.kept_existing.is_empty() {
         tracing::debug!(names = %report.kept_existing.join(","), "environment kept over the secrets file (CLAWINIT_SECRETS_OVERRIDE=false)");
     }
@@ -140,7 +144,7 @@ struct Preflight {
 /// `Mode::Write`). `check` is `run` up to the spawn by construction; every
 /// failure comes before any write (the config write is the last step).
 fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until) -> Result<Preflight, Failure> {
-    let (mut env, sources) = children_env(settings.secrets_file.as_deref(), settings)?;
+    let (mut env, sources) = children_env(settings.secrets_file.as_deref(), settings, true)?;
     interrupt::check()?;
     let (mut owner, mut gateway, mut worker_command) = (None, None, None);
     if until == Until::Spawn {
@@ -159,16 +163,15 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
 /// the gateway is spawned does, leaving no child and no file changed.
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
+    let mut sources_again = reload::Sources::new(settings);
     let Preflight { mut env, sources, owner, gateway, worker, prepared } =
         preflight(settings, worker, Mode::Write, Until::Spawn)?;
     let gateway = gateway.expect("preflight until the spawn resolves the gateway");
     log_summary(&prepared);
     if let Some(account) = &owner {
         ownership::hand_over(&prepared.location.state_dir, account)?;
-        env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
     }
-    // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
-    env.set(names::OPENCLAW_NO_RESPAWN, zeroize::Zeroizing::new(b"1".to_vec()));
+    run_env(&mut env, owner.as_ref());
     interrupt::check()?;
     let options = supervise::RunOptions {
         probe: settings.ready_probe,
@@ -180,8 +183,21 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         restart: settings.gateway_restart,
         restart_limit: settings.restart_limit(),
         secret_sources: sources,
+        watch: (settings.secrets_watch > 0).then(|| Duration::from_secs(settings.secrets_watch)),
+        reload_worker: settings.reload_worker,
     };
-    supervise::run(&pid1, &gateway, worker.as_ref(), &env, owner.as_ref(), &options)
+    sources_again.owned_by(owner.clone());
+    supervise::run(&pid1, &gateway, worker.as_ref(), env, owner.as_ref(), &options, &mut sources_again)
+}
+
+/// What `run` adds to the children's environment after the config step,
+/// at the start and on every reload alike.
+pub fn run_env(env: &mut ChildEnv, owner: Option<&Account>) {
+    if let Some(account) = owner {
+        env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
+    }
+    // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
+    env.set(names::OPENCLAW_NO_RESPAWN, zeroize::Zeroizing::new(b"1".to_vec()));
 }
 
 /// `clawinit probe [--live]`: 0 when the gateway answers ready (live) within
@@ -231,6 +247,7 @@ fn status_lines(status: &serde_json::Value) -> String {
         ));
     }
     out.push_str(&format!("ready after: {} ms\n", field(&status["ready_after_ms"])));
+    out.push_str(&format!("reloads: {} (last: {})\n", field(&status["reloads"]), field(&status["last_reload"])));
     let sources: Vec<String> = status["secret_sources"].as_array().into_iter().flatten().map(field).collect();
     out.push_str(&format!("secret sources: {}\n", if sources.is_empty() { "none".into() } else { sources.join(", ") }));
     out

@@ -129,6 +129,24 @@ impl ChildEnv {
         self.entries.iter().find(|(n, _)| n == name.as_bytes()).map(|(_, v)| v.as_slice())
     }
 
+    /// The names whose value differs between `self` and `other`, or that
+    /// only one of them has, sorted and escaped for the log: what a reload
+    /// changed for the children. Values are compared, never shown.
+    pub fn changed_names(&self, other: &ChildEnv) -> Vec<String> {
+        let index = |env: &ChildEnv| -> std::collections::HashMap<Vec<u8>, usize> {
+            env.entries.iter().enumerate().map(|(i, (name, _))| (name.clone(), i)).collect()
+        };
+        let (mine, theirs) = (index(self), index(other));
+        let mut changed: Vec<String> = mine
+            .iter()
+            .filter(|(name, i)| theirs.get(*name).is_none_or(|j| self.entries[**i].1 != other.entries[*j].1))
+            .chain(theirs.iter().filter(|(name, _)| !mine.contains_key(*name)))
+            .map(|(name, _)| shown_name(name))
+            .collect();
+        changed.sort();
+        changed
+    }
+
     /// `NAME=VALUE\0` strings for `execve`, wiped when dropped.
     pub fn to_envp(&self) -> Vec<Zeroizing<Vec<u8>>> {
         self.entries

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod logging;
 pub mod names;
 pub mod ownership;
+pub mod reload;
 pub mod secrets;
 pub mod settings;
 pub mod sources;

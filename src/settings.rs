@@ -51,6 +51,17 @@ pub enum RestartPolicy {
     Always,
 }
 
+/// What a reload that restarts the gateway does with the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReloadWorker {
+    /// The worker keeps running (it reads the gateway, not the keys).
+    #[default]
+    Keep,
+    /// Restarted with the new environment once the gateway is ready again.
+    Restart,
+}
+
 /// How `apiKey` references are written: SecretRef objects (OpenClaw
 /// 2026.3+), or `"${VAR}"` strings for older gateways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -87,6 +98,8 @@ pub const STOP_TIMEOUT: RangeInclusive<u64> = 0..=3_600;
 /// Key command: at least a second (0 could never succeed), at most an hour
 /// like stop; a key service that needs more than the 30 s default is rare.
 pub const KEY_CMD_TIMEOUT: RangeInclusive<u64> = 1..=3_600;
+/// Watch period: up to a day like ready (0 is off).
+pub const SECRETS_WATCH: RangeInclusive<u64> = 0..=86_400;
 
 /// Every `CLAWINIT_*` setting of the contract. Empty variables count as unset.
 /// All are validated at start (a bad value is exit 64 whatever the command);
@@ -127,6 +140,11 @@ pub struct Settings {
     pub stop_delay: u64,
     /// `n/seconds`; read with `restart_limit()`.
     pub gateway_restart_limit: Option<String>,
+    /// Seconds between checks of the secret sources and the overlay; 0 is off.
+    #[serde(default)]
+    pub secrets_watch: u64,
+    #[serde(default)]
+    pub reload_worker: ReloadWorker,
 }
 
 impl Settings {
@@ -188,6 +206,7 @@ impl Settings {
             ("CLAWINIT_STOP_TIMEOUT", self.stop_timeout, STOP_TIMEOUT),
             ("CLAWINIT_KEY_CMD_TIMEOUT", self.key_cmd_timeout, KEY_CMD_TIMEOUT),
             ("CLAWINIT_STOP_DELAY", self.stop_delay, STOP_TIMEOUT),
+            ("CLAWINIT_SECRETS_WATCH", self.secrets_watch, SECRETS_WATCH),
         ];
         for (name, value, range) in numeric {
             if !range.contains(&value) {
@@ -243,7 +262,7 @@ mod tests {
         {
             assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
         }
-        assert_eq!(names.len(), 18, "{names:?}");
+        assert_eq!(names.len(), 20, "{names:?}");
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub const VAR: &str = names::OPENCLAW_GATEWAY_TOKEN;
 
 /// The gateway and the worker share one token. When the environment has
 /// none: the file's literal token if it has one (OpenClaw reads the config
-/// first), else a random one for this boot, never written anywhere.
+/// first), else a random one for this boot (the same on every reload, so a
+/// reload never changes it by itself), never written anywhere.
 pub fn provide(doc: &Value, env: &mut ChildEnv) -> Result<(), Failure> {
     if env.present(VAR) {
         if doc.pointer("/gateway/auth/token").is_some_and(Value::is_string) {
@@ -29,8 +30,17 @@ pub fn provide(doc: &Value, env: &mut ChildEnv) -> Result<(), Failure> {
             return Ok(());
         }
     }
-    env.set(VAR, random_token()?);
+    env.set(VAR, boot_token()?);
     Ok(())
+}
+
+fn boot_token() -> Result<Zeroizing<Vec<u8>>, Failure> {
+    static TOKEN: std::sync::OnceLock<Zeroizing<Vec<u8>>> = std::sync::OnceLock::new();
+    if let Some(token) = TOKEN.get() {
+        return Ok(token.clone());
+    }
+    let fresh = random_token()?;
+    Ok(TOKEN.get_or_init(|| fresh).clone())
 }
 
 fn random_token() -> Result<Zeroizing<Vec<u8>>, Failure> {

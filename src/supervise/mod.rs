@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod pid1;
 pub mod policy;
 pub mod ready;
+mod reload;
 pub mod spawn;
 pub mod status;
 
@@ -22,10 +23,11 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
-use crate::settings::{ReadyProbe, RestartPolicy};
+use crate::settings::{ReadyProbe, ReloadWorker, RestartPolicy};
 use pid1::{signal_name, Ending, Pid1, Signals};
 
 pub use pid1::init;
+pub use reload::{Reload, Reloaded};
 
 /// A command ready to run: the resolved program and its argv.
 pub struct Command {
@@ -72,12 +74,15 @@ pub struct RunOptions {
     pub restart_limit: Option<policy::RestartLimit>,
     /// Which secret sources are in use (names only), for `clawinit status`.
     pub secret_sources: Vec<String>,
+    /// `CLAWINIT_SECRETS_WATCH`: how often the sources are checked for a change.
+    pub watch: Option<Duration>,
+    pub reload_worker: ReloadWorker,
 }
 
 /// `exec`: one child under PID-1 supervision.
-pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Duration) -> Result<Exit, Failure> {
+pub fn exec(pid1: &Pid1, command: &Command, env: ChildEnv, stop_timeout: Duration) -> Result<Exit, Failure> {
     block_on(async {
-        let mut s = Supervisor::new(pid1, env, None)?;
+        let mut s = Supervisor::new(pid1, env, None, None)?;
         s.spawn(Role::Main, command)?;
         loop {
             match s.next().await {
@@ -87,8 +92,8 @@ pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Durati
                     s.stop(&[], libc::SIGTERM, later(Instant::now(), stop_timeout)).await;
                     return Ok(ending.exit());
                 }
-                // HUP is forwarded, not a shutdown: `exec` is tini-like.
-                Event::Signal(signal) if starts_shutdown(signal) && signal != libc::SIGHUP => {
+                // HUP is forwarded like any other signal: `exec` is tini-like.
+                Event::Signal(signal) if starts_shutdown(signal) => {
                     let endings = s.stop(&[Role::Main], signal, later(Instant::now(), stop_timeout)).await;
                     return Ok(endings.get(&Role::Main).map_or(Exit::signaled(signal), |e| e.exit()));
                 }
@@ -99,25 +104,28 @@ pub fn exec(pid1: &Pid1, command: &Command, env: &ChildEnv, stop_timeout: Durati
     })
 }
 
-/// `run`: the gateway, the readiness gate, the worker, and both supervised.
+/// `run`: the gateway, the readiness gate, the worker, and both supervised;
+/// SIGHUP (or a change the watch sees) reloads through `reloader`.
 pub fn run(
     pid1: &Pid1,
     gateway: &Command,
     worker: Option<&Command>,
-    env: &ChildEnv,
+    env: ChildEnv,
     user: Option<&Account>,
     options: &RunOptions,
+    reloader: &mut dyn Reload,
 ) -> Result<Exit, Failure> {
     block_on(async {
-        let mut s = Supervisor::new(pid1, env, user)?;
+        let mut s = Supervisor::new(pid1, env, user, Some(reloader))?;
         s.board = status::Board::new(options.secret_sources.clone());
+        s.watch = options.watch.map(reload::Watch::new);
         let allowed = [Some(0), Some(nix::unistd::geteuid().as_raw()), user.map(|u| u.uid.as_raw())];
         let _server = status::serve(&s.board, allowed.into_iter().flatten().collect());
         s.spawn(Role::Gateway, gateway)?;
         let started = Instant::now();
         s.gateway_starts.record(started);
         let deadline = || later(Instant::now(), options.stop_timeout);
-        match s.gate(options, later(started, options.ready_timeout)).await {
+        match s.gate(gateway, options, later(started, options.ready_timeout)).await {
             Gate::Ready => {
                 tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready");
                 s.board.borrow_mut().ready(started.elapsed());
@@ -130,8 +138,13 @@ pub fn run(
             }
             Gate::Signal(signal) => {
                 s.board.borrow_mut().enter(status::Phase::Stopping);
-                s.stop(&[Role::Gateway], stop_signal(signal), deadline()).await;
+                s.stop(&[Role::Gateway], signal, deadline()).await;
                 return Ok(Exit::signaled(signal));
+            }
+            Gate::Failed(failure) => {
+                s.board.borrow_mut().enter(status::Phase::Stopping);
+                s.stop(&[], libc::SIGTERM, deadline()).await;
+                return Err(failure);
             }
             Gate::TimedOut if options.ready_required => {
                 s.board.borrow_mut().enter(status::Phase::Stopping);
@@ -152,7 +165,7 @@ pub fn run(
                 return Err(failure);
             }
         }
-        s.running(gateway, options).await
+        s.running(gateway, worker, options).await
     })
 }
 
@@ -168,18 +181,10 @@ pub fn block_on<T, F: Future<Output = Result<T, Failure>>>(future: F) -> Result<
     tokio::task::LocalSet::new().block_on(&runtime, future)
 }
 
-/// TERM, INT, QUIT and HUP stop everything; the rest is forwarded.
+/// TERM, INT and QUIT stop everything; HUP reloads (`run`) or is forwarded
+/// (`exec`); the rest is forwarded.
 fn starts_shutdown(signal: i32) -> bool {
-    matches!(signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT | libc::SIGHUP)
-}
-
-/// The signal the children are stopped with: the one received, except HUP
-/// (a reload request to many programs), which becomes TERM.
-fn stop_signal(received: i32) -> i32 {
-    match received {
-        libc::SIGHUP => libc::SIGTERM,
-        other => other,
-    }
+    matches!(signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)
 }
 
 /// Far enough ahead that no run reaches it, near enough to be representable.
@@ -197,36 +202,55 @@ enum Gate {
     Exited(Ending),
     Signal(i32),
     TimedOut,
+    /// A reload's new gateway could not be spawned.
+    Failed(Failure),
 }
 
 struct Supervisor<'a> {
     pid1: &'a Pid1,
-    env: &'a ChildEnv,
+    /// The children's environment: replaced by a reload that changes it.
+    env: ChildEnv,
     user: Option<&'a Account>,
+    /// `run` only: HUP and the watch reload through it.
+    reloader: Option<&'a mut dyn Reload>,
     signals: Signals,
     table: HashMap<Pid, Role>,
-    exits: VecDeque<(Role, Ending)>,
+    /// Events taken but not yet acted on: exits reaped together, and what
+    /// arrived while a reload stopped the gateway.
+    queued: VecDeque<Event>,
+    /// A HUP or a change that arrived while a reload was under way: one
+    /// more reload once it is done, however many arrived.
+    reload_again: bool,
+    watch: Option<reload::Watch>,
     gateway_starts: policy::Starts,
     board: status::Shared,
 }
 
 impl<'a> Supervisor<'a> {
-    fn new(pid1: &'a Pid1, env: &'a ChildEnv, user: Option<&'a Account>) -> Result<Self, Failure> {
+    fn new(
+        pid1: &'a Pid1,
+        env: ChildEnv,
+        user: Option<&'a Account>,
+        reloader: Option<&'a mut dyn Reload>,
+    ) -> Result<Self, Failure> {
         pid1::leave_workdir();
         Ok(Supervisor {
             pid1,
             env,
             user,
+            reloader,
             signals: Signals::new(pid1)?,
             table: HashMap::new(),
-            exits: VecDeque::new(),
+            queued: VecDeque::new(),
+            reload_again: false,
+            watch: None,
             gateway_starts: policy::Starts::default(),
             board: status::Board::new(Vec::new()),
         })
     }
 
     fn spawn(&mut self, role: Role, command: &Command) -> Result<Pid, Failure> {
-        let pid = spawn::spawn(&command.program, &command.argv, self.env, self.user, self.pid1)?;
+        let pid = spawn::spawn(&command.program, &command.argv, &self.env, self.user, self.pid1)?;
         tracing::info!(role = role.name(), pid = pid.as_raw(), program = %command.program.display(), "spawned");
         self.table.insert(pid, role);
         self.board.borrow_mut().spawned(role.name(), pid.as_raw(), Instant::now());
@@ -239,8 +263,8 @@ impl<'a> Supervisor<'a> {
 
     /// The next thing that needs a decision. Cancel-safe.
     async fn next(&mut self) -> Event {
-        if let Some((role, ending)) = self.exits.pop_front() {
-            return Event::Exited(role, ending);
+        if let Some(event) = self.queued.pop_front() {
+            return event;
         }
         let signal = self.signals.recv().await;
         if signal != libc::SIGCHLD {
@@ -261,15 +285,12 @@ impl<'a> Supervisor<'a> {
                         }
                     }
                     self.board.borrow_mut().exited(role.name(), ending);
-                    self.exits.push_back((role, ending));
+                    self.queued.push_back(Event::Exited(role, ending));
                 }
                 None => tracing::debug!(pid = pid.as_raw(), "orphan reaped"),
             }
         }
-        match self.exits.pop_front() {
-            Some((role, ending)) => Event::Exited(role, ending),
-            None => Event::Orphans,
-        }
+        self.queued.pop_front().unwrap_or(Event::Orphans)
     }
 
     /// Every other signal goes to every child's process group.
@@ -280,19 +301,36 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    async fn gate(&mut self, options: &RunOptions, deadline: Instant) -> Gate {
-        let ready = ready::wait_ready(options.probe, options.port);
-        tokio::pin!(ready);
+    /// Wait for the gateway to be ready. A reload that restarts the gateway
+    /// starts the wait again for the new one, with a full timeout.
+    async fn gate(&mut self, gateway: &Command, options: &RunOptions, mut deadline: Instant) -> Gate {
+        let mut ready = Box::pin(ready::wait_ready(options.probe, options.port));
         loop {
-            tokio::select! {
+            let watch = reload::Watch::due(&self.watch);
+            let reload = tokio::select! {
                 () = &mut ready => return Gate::Ready,
                 () = sleep_until(deadline) => return Gate::TimedOut,
+                () = reload::watch_due(&watch) => self.watch_saw_change(),
                 event = self.next() => match event {
                     Event::Exited(_, ending) => return Gate::Exited(ending),
                     Event::Signal(signal) if starts_shutdown(signal) => return Gate::Signal(signal),
-                    Event::Signal(signal) => self.forward(signal),
-                    Event::Orphans => {}
+                    Event::Signal(libc::SIGHUP) if self.reloader.is_some() => true,
+                    Event::Signal(signal) => {
+                        self.forward(signal);
+                        false
+                    }
+                    Event::Orphans => false,
                 },
+            };
+            if reload {
+                match self.reload(gateway, options).await {
+                    Ok(Some(_)) => {
+                        ready = Box::pin(ready::wait_ready(options.probe, options.port));
+                        deadline = later(Instant::now(), options.ready_timeout);
+                    }
+                    Ok(None) => {}
+                    Err(failure) => return Gate::Failed(failure),
+                }
             }
         }
     }
@@ -300,11 +338,18 @@ impl<'a> Supervisor<'a> {
     /// Both run: the first unexpected exit ends the run with its code, unless
     /// the restart policy brings the gateway back; a shutdown signal stops
     /// the worker, then the gateway, and ends with the worker's code.
-    async fn running(&mut self, gateway: &Command, options: &RunOptions) -> Result<Exit, Failure> {
+    async fn running(
+        &mut self,
+        gateway: &Command,
+        worker: Option<&Command>,
+        options: &RunOptions,
+    ) -> Result<Exit, Failure> {
         let deadline = || later(Instant::now(), options.stop_timeout);
         let mut backoff = policy::Backoff::new(Instant::now());
         let mut restart_at: Option<Instant> = None;
         let mut regate: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
+        // When a reload stopped the gateway, while its successor is not ready.
+        let mut reloading: Option<Instant> = None;
         loop {
             let respawn = async {
                 match restart_at {
@@ -318,7 +363,10 @@ impl<'a> Supervisor<'a> {
                     None => std::future::pending().await,
                 }
             };
+            let mut reload = false;
+            let watch = reload::Watch::due(&self.watch);
             tokio::select! {
+                () = reload::watch_due(&watch) => reload = self.watch_saw_change(),
                 () = respawn => {
                     restart_at = None;
                     if self.spawn(Role::Gateway, gateway).is_ok() {
@@ -332,8 +380,20 @@ impl<'a> Supervisor<'a> {
                 }
                 () = ready_again => {
                     regate = None;
-                    tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
-                    self.board.borrow_mut().ready(backoff.started.elapsed());
+                    if let Some(stopped) = reloading.take() {
+                        let not_ready_ms = stopped.elapsed().as_millis() as u64;
+                        tracing::info!(not_ready_ms, "gateway ready again after the reload");
+                        self.board.borrow_mut().ready(stopped.elapsed());
+                        if let (ReloadWorker::Restart, Some(worker)) = (options.reload_worker, worker) {
+                            if let Err(failure) = self.restart_worker(worker, options).await {
+                                self.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
+                                return Err(failure);
+                            }
+                        }
+                    } else {
+                        tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
+                        self.board.borrow_mut().ready(backoff.started.elapsed());
+                    }
                 }
                 event = self.next() => match event {
                     Event::Exited(Role::Worker, ending) => {
@@ -350,6 +410,7 @@ impl<'a> Supervisor<'a> {
                     }
                     Event::Exited(_, ending) if restarts(options.restart, ending) => {
                         regate = None;
+                        reloading = None;
                         let wait = backoff.next(Instant::now());
                         tracing::warn!(in_ms = wait.as_millis() as u64, "restarting the gateway (CLAWINIT_GATEWAY_RESTART)");
                         restart_at = Some(later(Instant::now(), wait));
@@ -364,13 +425,30 @@ impl<'a> Supervisor<'a> {
                         }
                         self.board.borrow_mut().enter(status::Phase::Stopping);
                         let had_worker = self.pid_of(Role::Worker).is_some();
-                        let endings = self.stop(&[Role::Worker, Role::Gateway], stop_signal(signal), deadline()).await;
+                        let endings = self.stop(&[Role::Worker, Role::Gateway], signal, deadline()).await;
                         let decisive = if had_worker { Role::Worker } else { Role::Gateway };
                         return Ok(endings.get(&decisive).map_or(Exit::signaled(signal), |e| e.exit()));
                     }
+                    Event::Signal(libc::SIGHUP) if self.reloader.is_some() => reload = true,
                     Event::Signal(signal) => self.forward(signal),
                     Event::Orphans => {}
                 },
+            }
+            if reload {
+                let reloaded = match self.reload(gateway, options).await {
+                    Ok(reloaded) => reloaded,
+                    Err(failure) => {
+                        self.stop(&[Role::Worker], libc::SIGTERM, deadline()).await;
+                        return Err(failure);
+                    }
+                };
+                if let Some(stopped) = reloaded {
+                    restart_at = None;
+                    reloading = Some(reloading.unwrap_or(stopped));
+                    backoff.started = Instant::now();
+                    self.board.borrow_mut().enter(status::Phase::Gating);
+                    regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
+                }
             }
         }
     }
@@ -393,10 +471,12 @@ impl<'a> Supervisor<'a> {
                     tracing::info!("a second stop request: stopping now");
                     return;
                 }
+                // Moot while stopping.
+                Ok(Event::Signal(libc::SIGHUP)) => {}
                 Ok(Event::Signal(signal)) => self.forward(signal),
                 Ok(Event::Exited(role, ending)) => {
                     // Queued again for `stop`, which decides the exit code.
-                    self.exits.push_front((role, ending));
+                    self.queued.push_front(Event::Exited(role, ending));
                     return;
                 }
                 Ok(Event::Orphans) => {}
@@ -409,7 +489,7 @@ impl<'a> Supervisor<'a> {
     /// SIGKILL to whatever is left at the deadline. Returns once clawinit has
     /// no child left, with how each role ended.
     async fn stop(&mut self, order: &[Role], signal: i32, deadline: Instant) -> HashMap<Role, Ending> {
-        let mut endings: HashMap<Role, Ending> = self.exits.drain(..).collect();
+        let mut endings = self.queued_endings();
         let now = Instant::now();
         let total = deadline.saturating_duration_since(now);
         for (i, &role) in order.iter().enumerate() {
@@ -447,8 +527,20 @@ impl<'a> Supervisor<'a> {
         // One reaping drain can end several children (both SIGKILLed at the
         // deadline); those not yet returned as events are still queued, and
         // the caller's exit code depends on every one of them.
-        endings.extend(self.exits.drain(..));
+        endings.extend(self.queued_endings());
         endings
+    }
+
+    /// The exits still queued (other queued events no longer matter once
+    /// everything stops).
+    fn queued_endings(&mut self) -> HashMap<Role, Ending> {
+        self.queued
+            .drain(..)
+            .filter_map(|event| match event {
+                Event::Exited(role, ending) => Some((role, ending)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Wait for one event until `deadline`; returns true when the deadline
@@ -460,6 +552,8 @@ impl<'a> Supervisor<'a> {
                 endings.insert(role, ending);
                 false
             }
+            // A reload request while stopping is moot.
+            Ok(Event::Signal(libc::SIGHUP)) if self.reloader.is_some() => false,
             Ok(Event::Signal(signal)) if !starts_shutdown(signal) => {
                 self.forward(signal);
                 false

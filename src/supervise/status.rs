@@ -57,13 +57,23 @@ pub struct Board {
     children: BTreeMap<&'static str, Child>,
     ready_after: Option<Duration>,
     sources: Vec<String>,
+    /// Reloads done (SIGHUP or the watch), and how the last one ended.
+    reloads: u32,
+    last_reload: Option<&'static str>,
 }
 
 pub type Shared = Rc<RefCell<Board>>;
 
 impl Board {
     pub fn new(sources: Vec<String>) -> Shared {
-        Rc::new(RefCell::new(Board { phase: Phase::Gating, children: BTreeMap::new(), ready_after: None, sources }))
+        Rc::new(RefCell::new(Board {
+            phase: Phase::Gating,
+            children: BTreeMap::new(),
+            ready_after: None,
+            sources,
+            reloads: 0,
+            last_reload: None,
+        }))
     }
 
     pub fn phase(&self) -> Phase {
@@ -92,6 +102,15 @@ impl Board {
         child.last_exit = Some(ending);
     }
 
+    /// A reload ended with `outcome`; a successful one names the sources.
+    pub fn reloaded(&mut self, outcome: &'static str, sources: Option<Vec<String>>) {
+        self.reloads += 1;
+        self.last_reload = Some(outcome);
+        if let Some(sources) = sources {
+            self.sources = sources;
+        }
+    }
+
     pub fn ready(&mut self, after: Duration) {
         self.ready_after = Some(after);
         self.enter(Phase::Ready);
@@ -117,6 +136,8 @@ impl Board {
             "children": children,
             "ready_after_ms": self.ready_after.map(|d| d.as_millis() as u64),
             "secret_sources": self.sources,
+            "reloads": self.reloads,
+            "last_reload": self.last_reload,
         })
     }
 }

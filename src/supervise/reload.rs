@@ -1,0 +1,202 @@
+//! Reload in `run`: on SIGHUP, or when `CLAWINIT_SECRETS_WATCH` sees a
+//! source change. What the children's environment and openclaw.json are
+//! made of is read again through [`Reload`] (the secrets and the config are
+//! the caller's business, not the supervisor's); then:
+//! - nothing the children see changed: one line;
+//! - only openclaw.json changed: it was rewritten, the gateway applies it;
+//! - a variable changed: the gateway alone is stopped (TERM, its share of
+//!   the stop budget) and started again with the new environment, re-gated;
+//!   the worker keeps running, or is restarted once the gateway is ready
+//!   again (`CLAWINIT_RELOAD_WORKER=restart`);
+//! - the reload failed: one error line, everything keeps running as it was.
+//!
+//! Requests that arrive while a reload is under way are coalesced into one
+//! more reload. Everything else that happens meanwhile (an exit, a stop
+//! request) is queued and handled once the reload is done.
+
+use std::time::Duration;
+
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use super::{later, policy, signal_group, starts_shutdown, Command, Event, Role, RunOptions, Supervisor};
+use crate::environment::ChildEnv;
+use crate::exit::Failure;
+
+/// Reads the sources again; implemented by the caller of `run`.
+pub trait Reload {
+    /// Every secrets source and the overlay read again, openclaw.json
+    /// re-rendered (and written if it changed). An error changes nothing.
+    fn reload(&mut self) -> Result<Reloaded, Failure>;
+
+    /// Whether any source's content differs from the last call (or the last
+    /// reload): the watch's check. Cheap: reads bytes, decrypts nothing.
+    fn sources_changed(&mut self) -> bool;
+}
+
+/// A successful reload: the environment the children would get now.
+pub struct Reloaded {
+    pub env: ChildEnv,
+    pub config_written: bool,
+    /// Which secret sources are in use (names and paths only).
+    pub sources: Vec<String>,
+}
+
+/// `CLAWINIT_SECRETS_WATCH`: when the sources are checked next.
+pub struct Watch {
+    period: Duration,
+    next_at: Instant,
+}
+
+impl Watch {
+    pub fn new(period: Duration) -> Watch {
+        Watch { period, next_at: later(Instant::now(), period) }
+    }
+
+    /// When the next check is due, if there is a watch: a copy, so waiting
+    /// for it borrows nothing from the supervisor.
+    pub fn due(watch: &Option<Watch>) -> Option<Instant> {
+        watch.as_ref().map(|w| w.next_at)
+    }
+}
+
+/// Resolves when the watch's next check is due (`Watch::due`); never
+/// without a watch. A timer: the supervisor sleeps between checks.
+pub async fn watch_due(at: &Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(*at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Supervisor<'_> {
+    /// The watch's check: whether a reload is due. Schedules the next check.
+    pub(super) fn watch_saw_change(&mut self) -> bool {
+        let Some(watch) = self.watch.as_mut() else { return false };
+        watch.next_at = later(Instant::now(), watch.period);
+        let changed = self.reloader.as_mut().is_some_and(|r| r.sources_changed());
+        if changed {
+            tracing::info!("a secrets source or the overlay changed: reloading (CLAWINIT_SECRETS_WATCH)");
+        }
+        changed
+    }
+
+    /// Reload, and once more if another request came meanwhile. Returns
+    /// when the gateway was stopped for a restart, if it was: a new one
+    /// runs then, to be gated. Err only when that new one cannot be spawned.
+    pub(super) async fn reload(&mut self, gateway: &Command, options: &RunOptions) -> Result<Option<Instant>, Failure> {
+        let mut stopped = None;
+        loop {
+            self.reload_again = false;
+            if let Some(at) = self.reload_once(gateway, options).await? {
+                stopped.get_or_insert(at);
+            }
+            if !self.reload_again || self.stop_queued() {
+                return Ok(stopped);
+            }
+            tracing::info!("another reload was requested meanwhile: reloading once more");
+        }
+    }
+
+    async fn reload_once(&mut self, gateway: &Command, options: &RunOptions) -> Result<Option<Instant>, Failure> {
+        let Some(reloader) = self.reloader.as_mut() else { return Ok(None) };
+        let started = std::time::Instant::now();
+        let fresh = match reloader.reload() {
+            Ok(fresh) => fresh,
+            Err(_) if crate::interrupt::pending().is_some() => {
+                tracing::warn!("reload abandoned: a stop was requested");
+                self.board.borrow_mut().reloaded("abandoned", None);
+                return Ok(None);
+            }
+            Err(failure) => {
+                tracing::error!("reload failed; everything keeps running on the old values: {failure}");
+                self.board.borrow_mut().reloaded("failed", None);
+                return Ok(None);
+            }
+        };
+        let changed = self.env.changed_names(&fresh.env);
+        let took_us = started.elapsed().as_micros() as u64;
+        if changed.is_empty() {
+            let outcome = match fresh.config_written {
+                true => {
+                    tracing::info!(took_us, "reload: openclaw.json rewritten; the gateway applies it itself");
+                    "config rewritten"
+                }
+                false => {
+                    tracing::info!(took_us, "reload: nothing changed");
+                    "nothing changed"
+                }
+            };
+            self.board.borrow_mut().reloaded(outcome, Some(fresh.sources));
+            return Ok(None);
+        }
+        self.env = fresh.env;
+        let variables = changed.join(",");
+        if self.pid_of(Role::Gateway).is_none() {
+            tracing::info!(variables = %variables, took_us, "reload: changed; the gateway's next start gets them");
+            self.board.borrow_mut().reloaded("changed", Some(fresh.sources));
+            return Ok(None);
+        }
+        self.board.borrow_mut().reloaded("gateway restarted", Some(fresh.sources));
+        tracing::info!(
+            variables = %variables,
+            config_rewritten = fresh.config_written,
+            took_us,
+            "reload: restarting the gateway with the changed variables"
+        );
+        let stopped = Instant::now();
+        self.stop_alone(Role::Gateway, policy::gateway_reserve(options.stop_timeout)).await;
+        if self.stop_queued() {
+            return Ok(None);
+        }
+        self.spawn(Role::Gateway, gateway)?;
+        Ok(Some(stopped))
+    }
+
+    /// `CLAWINIT_RELOAD_WORKER=restart`, once the new gateway is ready.
+    pub(super) async fn restart_worker(&mut self, worker: &Command, options: &RunOptions) -> Result<(), Failure> {
+        tracing::info!("restarting the worker with the new environment (CLAWINIT_RELOAD_WORKER=restart)");
+        let total = options.stop_timeout;
+        self.stop_alone(Role::Worker, total.saturating_sub(policy::gateway_reserve(total))).await;
+        if self.stop_queued() {
+            return Ok(());
+        }
+        self.spawn(Role::Worker, worker).map(drop)
+    }
+
+    /// Stop one child on its own: TERM to its group, SIGKILL once `share` is
+    /// used. What happens meanwhile waits: exits and stop requests are
+    /// queued, a HUP becomes one more reload, other signals are forwarded.
+    async fn stop_alone(&mut self, role: Role, share: Duration) {
+        let Some(pid) = self.pid_of(role) else { return };
+        tracing::info!(role = role.name(), "stopping for the reload");
+        signal_group(pid, libc::SIGTERM);
+        let mut held = Vec::new();
+        let mut until = later(Instant::now(), share);
+        let mut killed = false;
+        while self.pid_of(role).is_some() {
+            match timeout_at(until, self.next()).await {
+                Err(_) if killed => {
+                    tracing::error!(role = role.name(), "survives SIGKILL; going on without it");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(role = role.name(), "its share of CLAWINIT_STOP_TIMEOUT is used: killing it");
+                    signal_group(pid, libc::SIGKILL);
+                    (killed, until) = (true, later(Instant::now(), Duration::from_secs(5)));
+                }
+                Ok(Event::Exited(r, _)) if r == role => {}
+                Ok(Event::Signal(libc::SIGHUP)) => self.reload_again = true,
+                Ok(Event::Signal(signal)) if !starts_shutdown(signal) => self.forward(signal),
+                Ok(Event::Orphans) => {}
+                Ok(other) => held.push(other),
+            }
+        }
+        self.queued.extend(held);
+    }
+
+    /// A stop request arrived during the reload: nothing new is started, the
+    /// stop comes next.
+    fn stop_queued(&self) -> bool {
+        self.queued.iter().any(|e| matches!(e, Event::Signal(s) if starts_shutdown(*s)))
+    }
+}
