@@ -98,9 +98,30 @@ fn the_real_gateway_under_clawinit_as_pid1() {
     assert_eq!(facts["token_set"], true);
     assert_eq!(facts["identity_vars"], serde_json::json!([]), "the age identity never reaches the children");
 
-    // SIGTERM to PID 1: worker, then gateway, within the stop timeout.
     let clawinit_pid = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
     let clawinit_pid: i32 = clawinit_pid.split_whitespace().next().unwrap().parse().unwrap();
+
+    // Rotation: a new key in the SOPS file, then HUP. The gateway alone is
+    // restarted with the new value and is ready again; the worker stays.
+    let (gateway_before, worker_before) = children(clawinit_pid);
+    let rotated = format!("sk-{canary}-rotated");
+    sops_encrypt_dotenv(&format!("OPENAI_API_KEY={rotated}\nANTHROPIC_API_KEY=sk-ant-{canary}\n"), &secrets);
+    let hup = Instant::now();
+    kill(Pid::from_raw(clawinit_pid), Signal::SIGHUP).unwrap();
+    let gateway_after = loop {
+        let (gateway, _) = children(clawinit_pid);
+        if gateway != gateway_before && ready(PORT) && phase(clawinit_pid).as_deref() == Some("ready") {
+            break gateway;
+        }
+        assert!(hup.elapsed() < Duration::from_secs(240), "the gateway was not ready again after the reload");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("rotation: HUP to ready again in {} ms (seen from outside)", hup.elapsed().as_millis());
+    let value = environ_value(gateway_after, "OPENAI_API_KEY");
+    assert!(value.as_deref() == Some(rotated.as_bytes()), "the new gateway has the rotated key");
+    assert_eq!(children(clawinit_pid).1, worker_before, "the worker was not restarted");
+
+    // SIGTERM to PID 1: worker, then gateway, within the stop timeout.
     let stopping = Instant::now();
     kill(Pid::from_raw(clawinit_pid), Signal::SIGTERM).unwrap();
     let out = loop {
@@ -116,6 +137,9 @@ fn the_real_gateway_under_clawinit_as_pid1() {
     let gateway_term = stderr.find("role=\"gateway\" signal=\"SIGTERM\"").expect("gateway stopped");
     assert!(worker_term < gateway_term, "worker first, then gateway");
     assert!(!stderr.contains("killing what is left"), "everything stopped before the deadline: {stderr}");
+    let window = stderr.lines().find(|l| l.contains("gateway ready again after the reload")).expect("reload logged");
+    eprintln!("rotation, clawinit's log: {window}");
+    assert!(stderr.contains("variables=OPENAI_API_KEY "), "only the rotated name: {stderr}");
 
     // The gateway did not rewrite the config clawinit seeded.
     let config = std::fs::read(state.join("openclaw.json")).unwrap();
@@ -130,6 +154,53 @@ fn the_real_gateway_under_clawinit_as_pid1() {
     let probe = clawinit(&home.0).env("OPENCLAW_GATEWAY_PORT", PORT).arg("probe").output().unwrap();
     assert_eq!(probe.status.code(), Some(1));
     assert_openclaw_accepts(&state.join("openclaw.json"), &[("OPENAI_API_KEY", "x"), ("ANTHROPIC_API_KEY", "y")]);
+}
+
+/// clawinit's direct children: (the gateway, the worker), by program.
+fn children(clawinit: i32) -> (i32, i32) {
+    let list = std::fs::read_to_string(format!("/proc/{clawinit}/task/{clawinit}/children")).unwrap_or_default();
+    let (mut gateway, mut worker) = (0, 0);
+    for pid in list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if contains(&cmdline, "worker.py") {
+            worker = pid;
+        } else {
+            gateway = pid;
+        }
+    }
+    (gateway, worker)
+}
+
+/// One variable of `pid`'s environment, as the kernel holds it.
+fn environ_value(pid: i32, name: &str) -> Option<Vec<u8>> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    raw.split(|b| *b == 0).find_map(|e| e.strip_prefix(prefix.as_bytes()).map(<[u8]>::to_vec))
+}
+
+/// The supervisor's phase, from `clawinit status` inside its namespaces.
+fn phase(clawinit: i32) -> Option<String> {
+    let out = Command::new("nsenter")
+        .args(["-t", &clawinit.to_string(), "-p", "-m"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .ok()?;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    status["phase"].as_str().map(String::from)
+}
+
+/// `/readyz` answers 200.
+fn ready(port: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_end(&mut answer).is_ok()
+        && answer.starts_with(b"HTTP/1.1 200")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -381,8 +381,11 @@ impl<'a> Supervisor<'a> {
                 () = ready_again => {
                     regate = None;
                     if let Some(stopped) = reloading.take() {
+                        // The window is the old gateway's stop plus the new
+                        // one's start (spawn to ready): what is left is ours.
                         let not_ready_ms = stopped.elapsed().as_millis() as u64;
-                        tracing::info!(not_ready_ms, "gateway ready again after the reload");
+                        let start_ms = backoff.started.elapsed().as_millis() as u64;
+                        tracing::info!(not_ready_ms, start_ms, "gateway ready again after the reload");
                         self.board.borrow_mut().ready(stopped.elapsed());
                         if let (ReloadWorker::Restart, Some(worker)) = (options.reload_worker, worker) {
                             if let Err(failure) = self.restart_worker(worker, options).await {

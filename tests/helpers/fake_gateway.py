@@ -7,7 +7,8 @@ FAKE_HTML          1: answer every path with an HTML 200 (a build without the ro
 FAKE_EXIT_AFTER    seconds after start to exit on its own, with FAKE_EXIT_CODE (default 0)
 FAKE_TERM_DELAY    seconds to linger after SIGTERM before exiting (cleanup time)
 FAKE_LOG           file to append events to: "gateway start", "gateway ready-at <t>" (when
-                   /readyz turns ready), "gateway ready <t>" (first ready answer), "gateway term"
+                   /readyz turns ready), "gateway ready <t>" (first ready answer), "gateway term";
+                   and "stamp start <t>", "stamp exit <t>" (the benchmark's clock)
 FAKE_DAEMONS       spawn this many short-lived daemonized helpers per second (orphans)
 Port: OPENCLAW_GATEWAY_PORT (default 18789).
 """
@@ -73,6 +74,7 @@ def on_term(signum, frame):
     log("gateway term")
     time.sleep(term_delay)
     log("gateway done")
+    log(f"stamp exit {time.time():.6f}")
     os._exit(0)
 
 
@@ -88,6 +90,7 @@ def daemons(rate):
 
 signal.signal(signal.SIGTERM, on_term)
 log("gateway start")
+log(f"stamp start {START:.6f}")
 if os.environ.get("FAKE_DAEMONS"):
     threading.Thread(target=daemons, args=(float(os.environ["FAKE_DAEMONS"]),), daemon=True).start()
 if exit_after is not None:
