@@ -227,6 +227,17 @@ mod tests {
     }
 
     #[test]
+    fn changed_names_compare_values_whatever_the_order_and_show_no_value() {
+        let old = ChildEnv::inherit(parent(&[("A", "1"), ("B", "2"), ("GONE", "x"), ("SAME", "s")]));
+        let new = ChildEnv::inherit(parent(&[("SAME", "s"), ("B", "3"), ("A", "1"), ("NEW\n", "y")]));
+        assert_eq!(old.changed_names(&new), ["B", "GONE", "NEW\\n"]);
+        assert_eq!(new.changed_names(&old), ["B", "GONE", "NEW\\n"]);
+        assert!(old
+            .changed_names(&ChildEnv::inherit(parent(&[("SAME", "s"), ("A", "1"), ("B", "2"), ("GONE", "x")])))
+            .is_empty());
+    }
+
+    #[test]
     fn envp_is_nul_terminated() {
         let env = ChildEnv::inherit(parent(&[("A", "1=2")]));
         assert_eq!(env.to_envp()[0].as_slice(), b"A=1=2\0");

@@ -314,6 +314,7 @@ mod tests {
             ("CLAWINIT_READY_TIMEOUT", "0", "86400"),
             ("CLAWINIT_STOP_TIMEOUT", "0", "3600"),
             ("CLAWINIT_KEY_CMD_TIMEOUT", "1", "3600"),
+            ("CLAWINIT_SECRETS_WATCH", "0", "86400"),
         ] {
             for value in [min, max] {
                 assert!(Settings::from_vars(vars(&[(name, value)])).is_ok(), "{name}={value}");
@@ -321,6 +322,8 @@ mod tests {
         }
         let s = Settings::from_vars(vars(&[("CLAWINIT_KEY_CMD_TIMEOUT", "45")])).unwrap();
         assert_eq!(s.key_cmd_timeout, 45);
+        let s = Settings::from_vars(vars(&[("CLAWINIT_RELOAD_WORKER", "restart")])).unwrap();
+        assert_eq!((s.reload_worker, s.secrets_watch), (ReloadWorker::Restart, 0));
     }
 
     #[test]
@@ -335,6 +338,9 @@ mod tests {
             ("CLAWINIT_KEY_CMD_TIMEOUT", "3601"),
             ("CLAWINIT_KEY_CMD_TIMEOUT", "-1"),
             ("CLAWINIT_KEY_CMD_TIMEOUT", "soon"),
+            ("CLAWINIT_SECRETS_WATCH", "86401"),
+            ("CLAWINIT_SECRETS_WATCH", "-1"),
+            ("CLAWINIT_RELOAD_WORKER", "sometimes"),
         ] {
             let err = Settings::from_vars(vars(&[("CLAWINIT_LOG", "warn"), (name, value)])).unwrap_err();
             assert_eq!(err.exit, Exit::Usage, "{name}={value}");
