@@ -81,8 +81,9 @@ pub fn children_env(
             Ok(()) => Failure::from(e),
         })?;
         crate::fault::abort_at("after-decrypt");
-        vars.extend(secrets::environment_items(&doc, &file.display().to_string())?);
-        sources.push(format!("CLAWINIT_SECRETS_FILE ({})", file.display()));
+        let items = secrets::environment_items(&doc, &file.display().to_string())?;
+        sources.push(format!("CLAWINIT_SECRETS_FILE ({}): {}", file.display(), sources::names_of(&items)));
+        vars.extend(items);
     }
     let from_dir = settings.secrets_dir.as_deref().map(sources::from_dir).transpose()?;
     let from_file_vars = sources::from_file_variables(|name| std::env::var_os(name))?;

@@ -75,8 +75,7 @@ pub fn from_dir(dir: &Path) -> Result<Loaded, Failure> {
             Err(e) => return Err(Failure::new(Exit::SecretsMissing, format!("{}: {e}", path.display()))),
         }
     }
-    let shown: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
-    let sources = vec![format!("CLAWINIT_SECRETS_DIR ({}): {}", dir.display(), shown.join(","))];
+    let sources = vec![format!("CLAWINIT_SECRETS_DIR ({}): {}", dir.display(), names_of(&vars))];
     Ok(Loaded { vars, sources, consumed: Vec::new() })
 }
 
@@ -97,6 +96,18 @@ pub fn from_file_variables(lookup: impl Fn(&str) -> Option<OsString>) -> Result<
         loaded.vars.push(SecretVar { name: name.to_string(), value: trim_newline(bytes) });
     }
     Ok(loaded)
+}
+
+/// The names a source provides, for the log and `status`: escaped (a name
+/// from a file cannot forge a line), at most 32, then how many more.
+pub fn names_of(vars: &[SecretVar]) -> String {
+    const SHOWN: usize = 32;
+    let mut text: Vec<String> =
+        vars.iter().take(SHOWN).map(|v| crate::environment::shown_name(v.name.as_bytes())).collect();
+    if vars.len() > SHOWN {
+        text.push(format!("and {} more", vars.len() - SHOWN));
+    }
+    text.join(",")
 }
 
 /// A shell-style variable name: what a file in a secrets dir must be called.

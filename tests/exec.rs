@@ -312,6 +312,7 @@ fn secrets_dir_and_name_file_sources_in_order() {
     assert!(!contains(&out.stderr, &canary), "a value in the log");
     let err = text(&out.stderr);
     assert!(err.contains("CLAWINIT_SECRETS_DIR") && err.contains("TELEGRAM_BOT_TOKEN_FILE"), "sources named: {err}");
+    assert!(err.contains("base.enc): OPENAI_API_KEY,MOONSHOT_API_KEY,ONLY_SOPS"), "each file's names: {err}");
 
     let out = run(&[("OPENAI_API_KEY", "from-env")]);
     assert_eq!(child_env(&out.stdout)["OPENAI_API_KEY"], "from-env", "the environment wins");
