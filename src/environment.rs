@@ -147,6 +147,29 @@ impl ChildEnv {
         changed
     }
 
+    /// Whether `execve` would take this environment with `argv`: each
+    /// `NAME=VALUE` within the kernel's limit for one string (32 pages), and
+    /// all of them with `argv` within `ARG_MAX`. A reload checks it before it
+    /// stops the gateway (E2BIG would come only after). No value is shown.
+    pub fn fits_exec(&self, argv: &[OsString]) -> Result<(), String> {
+        // SAFETY: sysconf(3) reads a constant.
+        let (page, arg_max) = unsafe { (libc::sysconf(libc::_SC_PAGESIZE), libc::sysconf(libc::_SC_ARG_MAX)) };
+        let one = usize::try_from(page).unwrap_or(4096).saturating_mul(32);
+        let mut total = 0usize;
+        for (name, value) in &self.entries {
+            let len = name.len() + value.len() + 2;
+            if len > one {
+                return Err(format!("{} is {len} bytes; the kernel takes at most {one}", shown_name(name)));
+            }
+            total += len + std::mem::size_of::<usize>();
+        }
+        total += argv.iter().map(|a| a.len() + 1 + std::mem::size_of::<usize>()).sum::<usize>();
+        match usize::try_from(arg_max) {
+            Ok(max) if total > max => Err(format!("the environment and arguments are {total} bytes; ARG_MAX is {max}")),
+            _ => Ok(()),
+        }
+    }
+
     /// `NAME=VALUE\0` strings for `execve`, wiped when dropped.
     pub fn to_envp(&self) -> Vec<Zeroizing<Vec<u8>>> {
         self.entries
@@ -235,6 +258,16 @@ mod tests {
         assert!(old
             .changed_names(&ChildEnv::inherit(parent(&[("SAME", "s"), ("A", "1"), ("B", "2"), ("GONE", "x")])))
             .is_empty());
+    }
+
+    #[test]
+    fn an_environment_execve_would_refuse_is_named_without_its_value() {
+        let mut env = ChildEnv::inherit(parent(&[("SMALL", "x")]));
+        assert_eq!(env.fits_exec(&[OsString::from("gateway")]), Ok(()));
+        env.set("HUGE", Zeroizing::new(vec![b'v'; 200_000]));
+        let why = env.fits_exec(&[]).unwrap_err();
+        assert!(why.starts_with("HUGE is 200006 bytes"), "{why}");
+        assert!(!why.contains("vvv"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! steps as the start (`commands::children_env`, `config::prepare`), and
 //! the watch's fingerprint of their bytes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,32 @@ pub struct Sources {
     owner: Option<Account>,
     /// The digest the watch compares with; `None` without a watch.
     fingerprint: Option<[u8; 32]>,
+    /// Where the start read relative paths from.
+    workdir: PathBuf,
+}
+
+/// Relative paths (`CLAWINIT_SECRETS_DIR=secrets`, a relative
+/// `OPENCLAW_STATE_DIR`) mean what they meant at the start: the supervisor
+/// moved to `/` (it pins no mount), so a reload reads from the start's
+/// directory again, and goes back when done.
+struct InWorkdir(Option<PathBuf>);
+
+impl InWorkdir {
+    fn enter(dir: &Path) -> InWorkdir {
+        let before = std::env::current_dir().ok().filter(|now| now != dir);
+        if before.is_some() && std::env::set_current_dir(dir).is_err() {
+            return InWorkdir(None);
+        }
+        InWorkdir(before)
+    }
+}
+
+impl Drop for InWorkdir {
+    fn drop(&mut self) {
+        if let Some(before) = &self.0 {
+            let _ = std::env::set_current_dir(before);
+        }
+    }
 }
 
 impl Sources {
@@ -29,7 +55,8 @@ impl Sources {
     /// the start reads them is seen by the first check, not missed.
     pub fn new(settings: &Settings) -> Sources {
         let fingerprint = (settings.secrets_watch > 0).then(|| fingerprint(settings));
-        Sources { settings: settings.clone(), owner: None, fingerprint }
+        let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        Sources { settings: settings.clone(), owner: None, fingerprint, workdir }
     }
 
     /// The account the state dir was handed to: files clawinit writes on a
@@ -42,17 +69,20 @@ impl Sources {
 impl Reload for Sources {
     fn reload(&mut self) -> Result<Reloaded, Failure> {
         if self.fingerprint.is_some() {
+            let _back = InWorkdir::enter(&self.workdir);
             // What is read now is what the next check compares with: a
             // change the reload already took is not reloaded twice.
             self.fingerprint = Some(fingerprint(&self.settings));
         }
+        let _back = InWorkdir::enter(&self.workdir);
         let (mut env, sources) = commands::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
-        let prepared = config::prepare(&self.settings, &mut env, Mode::Write, self.owner.as_ref())?;
+        let prepared = config::prepare(&self.settings, &mut env, Mode::Rewrite, self.owner.as_ref())?;
         commands::run_env(&mut env, self.owner.as_ref());
-        Ok(Reloaded { env, config_written: prepared.written, sources })
+        Ok(Reloaded { env, config_written: prepared.written, port: prepared.port, sources })
     }
 
     fn sources_changed(&mut self) -> bool {
+        let _back = InWorkdir::enter(&self.workdir);
         let now = fingerprint(&self.settings);
         let changed = self.fingerprint.is_some_and(|before| before != now);
         self.fingerprint = Some(now);

@@ -31,6 +31,9 @@ use store::Location;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Write,
+    /// `run`'s reload: write, but never wait for a lock someone holds (the
+    /// user can hold it, and the supervisor must not freeze meanwhile).
+    Rewrite,
     DryRun,
 }
 
@@ -59,7 +62,7 @@ pub fn prepare(
     owner: Option<&Account>,
 ) -> Result<Prepared, Failure> {
     let started = std::time::Instant::now();
-    let write = mode == Mode::Write && settings.config_write;
+    let write = mode != Mode::DryRun && settings.config_write;
     let location = Location::resolve(env)?;
     if owner.is_some() {
         crate::ownership::check_state_dir(&location.state_dir)?;
@@ -81,7 +84,8 @@ pub fn prepare(
     let mut outcome = compute(&location, settings, env, overlay.as_ref())?;
     let mut written = false;
     if write && (outcome.changed || outcome.state_stale) {
-        let locked = store::lock(&location, owner)?;
+        let wait = if mode == Mode::Rewrite { std::time::Duration::ZERO } else { store::LOCK_WAIT };
+        let locked = store::lock(&location, owner, wait)?;
         // Another start may have written meanwhile: decide again on what is
         // on disk now, and write only what is still needed.
         outcome = compute(&location, settings, env, overlay.as_ref())?;

@@ -129,7 +129,7 @@ pub struct Locked {
     _lock: Flock<File>,
 }
 
-pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> {
+pub fn lock(loc: &Location, owner: Option<&Account>, wait: std::time::Duration) -> Result<Locked, Failure> {
     let dir_path = parent(&loc.target);
     let dir = create_dir(dir_path, owner)?;
     let name = loc.name(".clawinit-lock");
@@ -137,8 +137,8 @@ pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> 
     let mut file = open_lock_file(&dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
     // Never a blocking wait: the lock file is in a directory the user can
     // write, so the user can hold it. Another start holds it for
-    // milliseconds; a stop request or LOCK_WAIT ends the wait.
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    // milliseconds; a stop request or `wait` ends the wait.
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => return Ok(Locked { dir, _lock: lock }),
@@ -149,7 +149,10 @@ pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> 
         if std::time::Instant::now() >= deadline {
             return Err(Failure::new(
                 Exit::Config,
-                format!("{}: held by another process for {} s", shown.display(), LOCK_WAIT.as_secs()),
+                match wait.as_secs() {
+                    0 => format!("{}: held by another process", shown.display()),
+                    secs => format!("{}: held by another process for {secs} s", shown.display()),
+                },
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -157,7 +160,7 @@ pub fn lock(loc: &Location, owner: Option<&Account>) -> Result<Locked, Failure> 
 }
 
 /// How long a start waits for another one's lock on openclaw.json.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Open (or create) the lock file without following a symlink; anything but
 /// a regular file planted there is removed first (it is only a lock).

@@ -119,6 +119,7 @@ pub fn run(
         let mut s = Supervisor::new(pid1, env, user, Some(reloader))?;
         s.board = status::Board::new(options.secret_sources.clone());
         s.watch = options.watch.map(reload::Watch::new);
+        s.port = options.port;
         let allowed = [Some(0), Some(nix::unistd::geteuid().as_raw()), user.map(|u| u.uid.as_raw())];
         let _server = status::serve(&s.board, allowed.into_iter().flatten().collect());
         s.spawn(Role::Gateway, gateway)?;
@@ -140,11 +141,6 @@ pub fn run(
                 s.board.borrow_mut().enter(status::Phase::Stopping);
                 s.stop(&[Role::Gateway], signal, deadline()).await;
                 return Ok(Exit::signaled(signal));
-            }
-            Gate::Failed(failure) => {
-                s.board.borrow_mut().enter(status::Phase::Stopping);
-                s.stop(&[], libc::SIGTERM, deadline()).await;
-                return Err(failure);
             }
             Gate::TimedOut if options.ready_required => {
                 s.board.borrow_mut().enter(status::Phase::Stopping);
@@ -202,8 +198,6 @@ enum Gate {
     Exited(Ending),
     Signal(i32),
     TimedOut,
-    /// A reload's new gateway could not be spawned.
-    Failed(Failure),
 }
 
 struct Supervisor<'a> {
@@ -213,6 +207,12 @@ struct Supervisor<'a> {
     user: Option<&'a Account>,
     /// `run` only: HUP and the watch reload through it.
     reloader: Option<&'a mut dyn Reload>,
+    /// The gateway's port (a reload can move it).
+    port: u16,
+    /// A reload changed what the running worker must see (with
+    /// `CLAWINIT_RELOAD_WORKER=restart`, or the gateway token): restart it
+    /// once the gateway is ready again.
+    worker_stale: bool,
     signals: Signals,
     table: HashMap<Pid, Role>,
     /// Events taken but not yet acted on: exits reaped together, and what
@@ -239,6 +239,8 @@ impl<'a> Supervisor<'a> {
             env,
             user,
             reloader,
+            port: 0,
+            worker_stale: false,
             signals: Signals::new(pid1)?,
             table: HashMap::new(),
             queued: VecDeque::new(),
@@ -304,7 +306,7 @@ impl<'a> Supervisor<'a> {
     /// Wait for the gateway to be ready. A reload that restarts the gateway
     /// starts the wait again for the new one, with a full timeout.
     async fn gate(&mut self, gateway: &Command, options: &RunOptions, mut deadline: Instant) -> Gate {
-        let mut ready = Box::pin(ready::wait_ready(options.probe, options.port));
+        let mut ready = Box::pin(ready::wait_ready(options.probe, self.port));
         loop {
             let watch = reload::Watch::due(&self.watch);
             let reload = tokio::select! {
@@ -323,13 +325,13 @@ impl<'a> Supervisor<'a> {
                 },
             };
             if reload {
-                match self.reload(gateway, options).await {
-                    Ok(Some(_)) => {
-                        ready = Box::pin(ready::wait_ready(options.probe, options.port));
-                        deadline = later(Instant::now(), options.ready_timeout);
-                    }
-                    Ok(None) => {}
-                    Err(failure) => return Gate::Failed(failure),
+                let port = self.port;
+                let restarted = self.reload(gateway, options).await.is_some();
+                if restarted {
+                    deadline = later(Instant::now(), options.ready_timeout);
+                }
+                if restarted || self.port != port {
+                    ready = Box::pin(ready::wait_ready(options.probe, self.port));
                 }
             }
         }
@@ -373,7 +375,7 @@ impl<'a> Supervisor<'a> {
                         backoff.started = Instant::now();
                         self.gateway_starts.record(backoff.started);
                         self.board.borrow_mut().enter(status::Phase::Gating);
-                        regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
+                        regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
                     } else {
                         restart_at = Some(later(Instant::now(), backoff.next(Instant::now())));
                     }
@@ -387,15 +389,12 @@ impl<'a> Supervisor<'a> {
                         let start_ms = backoff.started.elapsed().as_millis() as u64;
                         tracing::info!(not_ready_ms, start_ms, "gateway ready again after the reload");
                         self.board.borrow_mut().ready(stopped.elapsed());
-                        if let (ReloadWorker::Restart, Some(worker)) = (options.reload_worker, worker) {
-                            if let Err(failure) = self.restart_worker(worker, options).await {
-                                self.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
-                                return Err(failure);
-                            }
-                        }
                     } else {
                         tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
                         self.board.borrow_mut().ready(backoff.started.elapsed());
+                    }
+                    if let Some(worker) = worker.filter(|_| self.worker_stale) {
+                        self.restart_worker(worker, options).await;
                     }
                 }
                 event = self.next() => match event {
@@ -437,20 +436,17 @@ impl<'a> Supervisor<'a> {
                     Event::Orphans => {}
                 },
             }
-            if reload {
-                let reloaded = match self.reload(gateway, options).await {
-                    Ok(reloaded) => reloaded,
-                    Err(failure) => {
-                        self.stop(&[Role::Worker], libc::SIGTERM, deadline()).await;
-                        return Err(failure);
-                    }
-                };
-                if let Some(stopped) = reloaded {
+            // A HUP that came while the worker was being restarted is due too.
+            if reload || std::mem::take(&mut self.reload_again) {
+                let port = self.port;
+                if let Some(stopped) = self.reload(gateway, options).await {
                     restart_at = None;
                     reloading = Some(reloading.unwrap_or(stopped));
                     backoff.started = Instant::now();
                     self.board.borrow_mut().enter(status::Phase::Gating);
-                    regate = Some(Box::pin(ready::wait_ready(options.probe, options.port)));
+                    regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
+                } else if self.port != port && regate.is_some() {
+                    regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
                 }
             }
         }

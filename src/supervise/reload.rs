@@ -18,9 +18,12 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, timeout_at, Instant};
 
+use super::pid1::Ending;
 use super::{later, policy, signal_group, starts_shutdown, Command, Event, Role, RunOptions, Supervisor};
 use crate::environment::ChildEnv;
 use crate::exit::Failure;
+use crate::names;
+use crate::settings::ReloadWorker;
 
 /// Reads the sources again; implemented by the caller of `run`.
 pub trait Reload {
@@ -37,6 +40,8 @@ pub trait Reload {
 pub struct Reloaded {
     pub env: ChildEnv,
     pub config_written: bool,
+    /// The gateway's port now (the readiness gate follows it).
+    pub port: u16,
     /// Which secret sources are in use (names and paths only).
     pub sources: Vec<String>,
 }
@@ -82,37 +87,45 @@ impl Supervisor<'_> {
 
     /// Reload, and once more if another request came meanwhile. Returns
     /// when the gateway was stopped for a restart, if it was: a new one
-    /// runs then, to be gated. Err only when that new one cannot be spawned.
-    pub(super) async fn reload(&mut self, gateway: &Command, options: &RunOptions) -> Result<Option<Instant>, Failure> {
+    /// runs then, to be gated (or its failure to start is queued as its exit).
+    pub(super) async fn reload(&mut self, gateway: &Command, options: &RunOptions) -> Option<Instant> {
         let mut stopped = None;
         loop {
             self.reload_again = false;
-            if let Some(at) = self.reload_once(gateway, options).await? {
+            if let Some(at) = self.reload_once(gateway, options).await {
                 stopped.get_or_insert(at);
             }
             if !self.reload_again || self.stop_queued() {
-                return Ok(stopped);
+                return stopped;
             }
             tracing::info!("another reload was requested meanwhile: reloading once more");
         }
     }
 
-    async fn reload_once(&mut self, gateway: &Command, options: &RunOptions) -> Result<Option<Instant>, Failure> {
-        let Some(reloader) = self.reloader.as_mut() else { return Ok(None) };
+    async fn reload_once(&mut self, gateway: &Command, options: &RunOptions) -> Option<Instant> {
+        let reloader = self.reloader.as_mut()?;
         let started = std::time::Instant::now();
-        let fresh = match reloader.reload() {
+        // Everything that can fail is checked before anything is stopped.
+        let fresh = reloader.reload().and_then(|fresh| match fresh.env.fits_exec(&gateway.argv) {
+            Ok(()) => Ok(fresh),
+            Err(why) => {
+                Err(Failure::new(crate::exit::Exit::Usage, format!("no program could be started with it: {why}")))
+            }
+        });
+        let fresh = match fresh {
             Ok(fresh) => fresh,
             Err(_) if crate::interrupt::pending().is_some() => {
                 tracing::warn!("reload abandoned: a stop was requested");
                 self.board.borrow_mut().reloaded("abandoned", None);
-                return Ok(None);
+                return None;
             }
             Err(failure) => {
                 tracing::error!("reload failed; everything keeps running on the old values: {failure}");
                 self.board.borrow_mut().reloaded("failed", None);
-                return Ok(None);
+                return None;
             }
         };
+        self.port = fresh.port;
         let changed = self.env.changed_names(&fresh.env);
         let took_us = started.elapsed().as_micros() as u64;
         if changed.is_empty() {
@@ -127,45 +140,66 @@ impl Supervisor<'_> {
                 }
             };
             self.board.borrow_mut().reloaded(outcome, Some(fresh.sources));
-            return Ok(None);
+            return None;
         }
         self.env = fresh.env;
+        // The worker talks to the gateway with the shared token: a new token
+        // restarts it too, whatever CLAWINIT_RELOAD_WORKER says.
+        let token = changed.iter().any(|n| n == names::OPENCLAW_GATEWAY_TOKEN);
+        if self.pid_of(Role::Worker).is_some() && (token || options.reload_worker == ReloadWorker::Restart) {
+            self.worker_stale = true;
+        }
         let variables = changed.join(",");
         if self.pid_of(Role::Gateway).is_none() {
             tracing::info!(variables = %variables, took_us, "reload: changed; the gateway's next start gets them");
             self.board.borrow_mut().reloaded("changed", Some(fresh.sources));
-            return Ok(None);
+            return None;
         }
-        self.board.borrow_mut().reloaded("gateway restarted", Some(fresh.sources));
         tracing::info!(
             variables = %variables,
             config_rewritten = fresh.config_written,
             took_us,
             "reload: restarting the gateway with the changed variables"
         );
+        self.board.borrow_mut().reloaded("gateway restarted", Some(fresh.sources));
         let stopped = Instant::now();
         self.stop_alone(Role::Gateway, policy::gateway_reserve(options.stop_timeout)).await;
         if self.stop_queued() {
-            return Ok(None);
+            return None;
         }
-        self.spawn(Role::Gateway, gateway)?;
-        Ok(Some(stopped))
+        self.respawn(Role::Gateway, gateway);
+        Some(stopped)
     }
 
-    /// `CLAWINIT_RELOAD_WORKER=restart`, once the new gateway is ready.
-    pub(super) async fn restart_worker(&mut self, worker: &Command, options: &RunOptions) -> Result<(), Failure> {
-        tracing::info!("restarting the worker with the new environment (CLAWINIT_RELOAD_WORKER=restart)");
+    /// Once the gateway is ready again after a reload that changed what the
+    /// worker must see: the worker is stopped (TERM, its share of the stop
+    /// budget) and started with the new environment.
+    pub(super) async fn restart_worker(&mut self, worker: &Command, options: &RunOptions) {
+        self.worker_stale = false;
+        tracing::info!("restarting the worker with the new environment");
         let total = options.stop_timeout;
         self.stop_alone(Role::Worker, total.saturating_sub(policy::gateway_reserve(total))).await;
-        if self.stop_queued() {
-            return Ok(());
+        if !self.stop_queued() {
+            self.respawn(Role::Worker, worker);
         }
-        self.spawn(Role::Worker, worker).map(drop)
+    }
+
+    /// Start `role` again; a failure to start is handled as its exit with
+    /// that code (126/127), by the same rules as any other exit.
+    fn respawn(&mut self, role: Role, command: &Command) {
+        if let Err(failure) = self.spawn(role, command) {
+            tracing::error!(role = role.name(), "could not be started again: {failure}");
+            let ending = Ending::Exited(i32::from(failure.exit).clamp(0, 255) as u8);
+            self.board.borrow_mut().exited(role.name(), ending);
+            self.queued.push_back(Event::Exited(role, ending));
+        }
     }
 
     /// Stop one child on its own: TERM to its group, SIGKILL once `share` is
-    /// used. What happens meanwhile waits: exits and stop requests are
-    /// queued, a HUP becomes one more reload, other signals are forwarded.
+    /// used. What happens meanwhile waits: exits are queued, a HUP becomes
+    /// one more reload, other signals are forwarded. A stop request ends the
+    /// wait at once (queued, with the child left to the shutdown, which has
+    /// the whole stop budget from now and takes the child's exit code).
     async fn stop_alone(&mut self, role: Role, share: Duration) {
         let Some(pid) = self.pid_of(role) else { return };
         tracing::info!(role = role.name(), "stopping for the reload");
@@ -176,7 +210,9 @@ impl Supervisor<'_> {
         while self.pid_of(role).is_some() {
             match timeout_at(until, self.next()).await {
                 Err(_) if killed => {
+                    // Reaped as an orphan if it ever ends; no longer `role`.
                     tracing::error!(role = role.name(), "survives SIGKILL; going on without it");
+                    self.table.remove(&pid);
                     break;
                 }
                 Err(_) => {
@@ -186,7 +222,11 @@ impl Supervisor<'_> {
                 }
                 Ok(Event::Exited(r, _)) if r == role => {}
                 Ok(Event::Signal(libc::SIGHUP)) => self.reload_again = true,
-                Ok(Event::Signal(signal)) if !starts_shutdown(signal) => self.forward(signal),
+                Ok(Event::Signal(signal)) if starts_shutdown(signal) => {
+                    held.push(Event::Signal(signal));
+                    break;
+                }
+                Ok(Event::Signal(signal)) => self.forward(signal),
                 Ok(Event::Orphans) => {}
                 Ok(other) => held.push(other),
             }

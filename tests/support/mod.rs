@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ns;
+pub mod reload;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
