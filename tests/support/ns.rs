@@ -48,6 +48,8 @@ pub fn run_pair(home: &Path, log: &Path, env: &[(&str, &str)]) -> Command {
 pub struct Running {
     child: Child,
     pub host_pid: Pid,
+    /// A test that fails before `finish` still ends its namespace.
+    _reaper: KillOnDrop,
     stdout_lines: Option<mpsc::Receiver<String>>,
     stdout: std::thread::JoinHandle<Vec<u8>>,
     stderr: std::thread::JoinHandle<Vec<u8>>,
@@ -89,7 +91,7 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
-        Running { child, host_pid, stdout_lines: Some(rx), stdout, stderr }
+        Running { child, host_pid, _reaper: KillOnDrop(Some(host_pid)), stdout_lines: Some(rx), stdout, stderr }
     }
 
     pub fn lines(&mut self) -> mpsc::Receiver<String> {
@@ -117,6 +119,7 @@ impl Running {
     }
 
     pub fn finish(mut self, limit: Duration) -> (Output, Duration) {
+        self._reaper.0 = None;
         let started = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -135,6 +138,18 @@ impl Running {
         drop(self.stdout_lines);
         let out = Output { status, stdout: self.stdout.join().unwrap(), stderr: self.stderr.join().unwrap() };
         (out, took)
+    }
+}
+
+/// SIGKILL to a namespace's PID 1 (which ends everything in it) when the
+/// test lets go of it without `finish`: a failed assertion leaks nothing.
+struct KillOnDrop(Option<Pid>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
     }
 }
 
