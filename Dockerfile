@@ -55,6 +55,7 @@ COPY docker/openclaw-plugins.sh /usr/local/lib/clawinit/openclaw-plugins.sh
 RUN npm install --global --no-audit --no-fund --loglevel=error "openclaw@${OPENCLAW_VERSION}" \
     && /usr/local/lib/clawinit/openclaw-plugins.sh ${OPENCLAW_PLUGINS} \
     && npm cache clean --force \
+    && rm -rf /tmp/* \
     && install -d -o node -g 0 -m 0775 /data
 COPY --from=binary /clawinit /usr/local/bin/clawinit
 # A tiny real worker for the examples: waits for nothing but readiness, exits 0 on SIGTERM.

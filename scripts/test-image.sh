@@ -73,5 +73,15 @@ if $build_only; then
     exit 0
 fi
 
+# Whatever a test run leaves (an aborted run skips its Drop), by the tests' name prefix.
+cleanup() {
+    podman pod ps --quiet --filter name=clawinit-test- 2>/dev/null | xargs -r podman pod rm --force >/dev/null 2>&1 || true
+    podman ps --all --quiet --filter name=clawinit-test- 2>/dev/null | xargs -r podman rm --force --volumes >/dev/null 2>&1 || true
+    podman volume ls --quiet --filter name=clawinit-test- 2>/dev/null | xargs -r podman volume rm --force >/dev/null 2>&1 || true
+    rm -rf "$context"
+}
+trap cleanup EXIT
+cleanup
+
 # One test at a time: each starts the real gateway, and two cores are shared.
 CLAWINIT_IMAGE="$image" cargo test --quiet --test image -- --test-threads=1 "$@"
