@@ -45,10 +45,11 @@ ARG OPENCLAW_VERSION
 # providers in clawinit's catalog (src/config/catalog.rs), installed here as bundled
 # plugins so a container starts offline. Space-separated npm specs; "" for none. Covered:
 # OPENAI_API_KEY (the codex runtime, which 2026.9.6 requires for openai/* models),
-# DEEPSEEK_, MISTRAL_, VENICE_API_KEY. Moonshot, Z.AI, Groq, Cerebras and Kimi plugins
+# OPENROUTER_API_KEY (it also enables the perplexity web-search plugin), DEEPSEEK_,
+# MISTRAL_, VENICE_API_KEY. Moonshot, Z.AI, Groq, Cerebras and Kimi plugins
 # are published on ClawHub only, not npm (README "Offline plugins"). @openclaw/codex
 # 2026.9.6 is not on npm either; 2026.9.5 is the newest there (plugin API >=2026.9.5).
-ARG OPENCLAW_PLUGINS="@openclaw/codex@2026.9.5 @openclaw/deepseek-provider@2026.9.5 @openclaw/mistral-provider@2026.9.5 @openclaw/venice-provider@2026.9.3"
+ARG OPENCLAW_PLUGINS="@openclaw/codex@2026.9.5 @openclaw/deepseek-provider@2026.9.5 @openclaw/mistral-provider@2026.9.5 @openclaw/venice-provider@2026.9.3 @openclaw/perplexity-plugin@2026.9.5"
 COPY docker/openclaw-plugins.sh /usr/local/lib/clawinit/openclaw-plugins.sh
 # /data: node's, group 0 and group-writable, so a container started with an arbitrary
 # uid in group 0 (OpenShift) can write it too (README "Arbitrary uid").

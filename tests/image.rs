@@ -66,7 +66,7 @@ impl Container {
         std::fs::copy(fixtures().join("keys/key1.txt"), dir.join("age-key.txt")).unwrap();
         for file in ["", "secrets.env.enc", "age-key.txt"] {
             let mode = if file.is_empty() { 0o755 } else { 0o644 };
-            std::os::unix::fs::chmod(dir.join(file), mode).unwrap();
+            std::fs::set_permissions(dir.join(file), std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
         }
         format!("{}:/run/secrets:ro", dir.display())
     }
@@ -152,8 +152,12 @@ impl Drop for Container {
 }
 
 /// The secrets file and age key as clawinit reads them inside the container.
-const SECRETS_ENV: [&str; 4] =
-    ["--env", "CLAWINIT_SECRETS_FILE=/run/secrets/secrets.env.enc", "--env", "SOPS_AGE_KEY_FILE=/run/secrets/age-key.txt"];
+const SECRETS_ENV: [&str; 4] = [
+    "--env",
+    "CLAWINIT_SECRETS_FILE=/run/secrets/secrets.env.enc",
+    "--env",
+    "SOPS_AGE_KEY_FILE=/run/secrets/age-key.txt",
+];
 
 /// The run's stop: worker first, then the gateway, nothing killed at the deadline.
 fn assert_ordered_stop(logs: &str) {
@@ -194,7 +198,7 @@ fn pid1_is_clawinit_the_children_are_node_the_config_is_private_valid_and_surviv
     assert_eq!((ps[0].0.as_str(), ps[0].1.as_str()), ("1", "root"), "{ps:?}");
     assert!(ps[0].2.starts_with("clawinit "), "PID 1 is clawinit: {ps:?}");
     let gateway = ps.iter().find(|p| p.2.starts_with("openclaw-gateway")).unwrap_or_else(|| panic!("{ps:?}"));
-    let worker = ps.iter().find(|p| p.2.contains(WORKER)).unwrap_or_else(|| panic!("{ps:?}"));
+    let worker = ps[1..].iter().find(|p| p.2.contains(WORKER)).unwrap_or_else(|| panic!("{ps:?}"));
     assert_eq!((gateway.1.as_str(), worker.1.as_str()), ("node", "node"), "{ps:?}");
     assert!(ps[1..].iter().all(|p| p.1 == "node"), "only PID 1 is root: {ps:?}");
 
@@ -252,9 +256,11 @@ fn podman_kill_sigint_fly_s_kill_signal_stops_worker_then_gateway_with_0() {
     let Some(image) = image() else { return };
     let c = Container::new("sigint");
     let started = Instant::now();
-    c.start(&image, &["--env", "ANTHROPIC_API_KEY=sk-ant-fake", "--env", "OPENROUTER_API_KEY=sk-or-fake"], &[
-        "node", WORKER,
-    ]);
+    c.start(
+        &image,
+        &["--env", "ANTHROPIC_API_KEY=sk-ant-fake", "--env", "OPENROUTER_API_KEY=sk-or-fake"],
+        &["node", WORKER],
+    );
     c.wait_healthy(started);
     assert!(c.logs().contains("worker: gateway on port 18789 ready=true"), "{}", c.logs());
     let stopping = Instant::now();
@@ -318,13 +324,14 @@ fn an_arbitrary_uid_is_refused_clearly_with_clawinit_user_and_runs_without_it() 
 
     let c = Container::new("uid-runs");
     let started = Instant::now();
-    c.start(&image, &["--user", "12345:0", "--env", "CLAWINIT_USER=", "--env", "OPENAI_API_KEY=sk-fake"], &[
-        "node", WORKER,
-    ]);
+    // HOME=/tmp: an uid without a passwd entry gets HOME=/, where OpenClaw cannot make its cache.
+    let options =
+        ["--user", "12345:0", "--env", "CLAWINIT_USER=", "--env", "HOME=/tmp", "--env", "OPENAI_API_KEY=sk-fake"];
+    c.start(&image, &options, &["node", WORKER]);
     c.wait_healthy(started);
     let ps = c.processes();
     assert!(ps.iter().all(|p| p.1 == "12345"), "every process runs as the given uid: {ps:?}");
-    assert!(ps.iter().any(|p| p.2.contains(WORKER)) && ps[0].2.starts_with("clawinit "), "{ps:?}");
+    assert!(ps[1..].iter().any(|p| p.2.contains(WORKER)) && ps[0].2.starts_with("clawinit "), "{ps:?}");
     assert!(stat(&c, "/data/openclaw.json").starts_with("12345 600 "), "the config is the uid's, 0600");
     podman_ok(&["stop", &c.name]);
     assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
