@@ -18,6 +18,8 @@ use support::*;
 /// scripts/test-image.sh can remove leftovers of an aborted run.
 const PREFIX: &str = "clawinit-test-";
 const WORKER: &str = "/usr/local/lib/clawinit/worker.mjs";
+/// What that worker says once it has seen /readyz ready and got the gateway token.
+const READY_LINE: &str = "worker: gateway on port 18789 ready=true; token set";
 
 fn image() -> Option<String> {
     match std::env::var("CLAWINIT_IMAGE") {
@@ -103,6 +105,15 @@ impl Container {
             std::thread::sleep(Duration::from_millis(500));
         }
         panic!("{} not healthy within 180 s:\n{}", self.name, self.logs());
+    }
+
+    /// The worker starts just after the gateway turns ready: waits (bounded) for its line.
+    fn wait_worker_line(&self) {
+        let since = Instant::now();
+        while !self.logs().contains(READY_LINE) {
+            assert!(since.elapsed() < Duration::from_secs(15), "no worker line:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn state(&self, format: &str) -> String {
@@ -224,7 +235,7 @@ fn pid1_is_clawinit_the_children_are_node_the_config_is_private_valid_and_surviv
     let report: serde_json::Value =
         report.lines().rev().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| panic!("{report}"));
     assert_eq!((&report["valid"], &report["warnings"]), (&serde_json::json!(true), &serde_json::json!([])), "{report}");
-    assert!(c.logs().contains("worker: gateway on port 18789 ready=true; token set"), "{}", c.logs());
+    c.wait_worker_line();
 
     // podman restart: the same volume, nothing rewritten, ready again.
     let restarted = Instant::now();
@@ -262,7 +273,7 @@ fn podman_kill_sigint_fly_s_kill_signal_stops_worker_then_gateway_with_0() {
         &["node", WORKER],
     );
     c.wait_healthy(started);
-    assert!(c.logs().contains("worker: gateway on port 18789 ready=true"), "{}", c.logs());
+    c.wait_worker_line();
     let stopping = Instant::now();
     podman_ok(&["kill", "--signal", "INT", &c.name]);
     assert_eq!(c.wait_exit(Duration::from_secs(9)), 0, "{}", c.logs());
@@ -295,6 +306,7 @@ fn a_read_only_root_file_system_starts_and_stops_cleanly_with_the_documented_tmp
     ];
     c.start(&image, &options, &["node", WORKER]);
     c.wait_healthy(started);
+    c.wait_worker_line();
     let status = c.exec(&["clawinit", "status", "--json"]);
     assert!(status.contains(r#""phase":"ready""#), "clawinit status over /run: {status}");
     podman_ok(&["stop", &c.name]);
@@ -329,6 +341,7 @@ fn an_arbitrary_uid_is_refused_clearly_with_clawinit_user_and_runs_without_it() 
         ["--user", "12345:0", "--env", "CLAWINIT_USER=", "--env", "HOME=/tmp", "--env", "OPENAI_API_KEY=sk-fake"];
     c.start(&image, &options, &["node", WORKER]);
     c.wait_healthy(started);
+    c.wait_worker_line();
     let ps = c.processes();
     assert!(ps.iter().all(|p| p.1 == "12345"), "every process runs as the given uid: {ps:?}");
     assert!(ps[1..].iter().any(|p| p.2.contains(WORKER)) && ps[0].2.starts_with("clawinit "), "{ps:?}");
@@ -363,5 +376,164 @@ fn a_bad_secrets_file_or_a_wrong_age_key_exits_with_the_contract_code() {
         assert!(lines[0].contains(Path::new(file).file_name().unwrap().to_str().unwrap()), "{file}: {logs}");
         assert!(!logs.contains(&canary), "{file}: a secret value in podman logs");
         assert!(all_files(&c.volume_dir()).is_empty(), "{file}: nothing written");
+    }
+}
+
+/// The examples name the image `clawinit-openclaw:<pinned>`: the tested image under that
+/// name while a test runs (podman resolves the short name to localhost/ first).
+struct ExampleTag(String);
+
+impl ExampleTag {
+    fn new(image: &str) -> ExampleTag {
+        let tag = format!("localhost/clawinit-openclaw:{}", pinned_openclaw());
+        podman_ok(&["tag", image, &tag]);
+        ExampleTag(tag)
+    }
+}
+
+impl Drop for ExampleTag {
+    fn drop(&mut self) {
+        // With no name, `podman untag` would remove every name of the image.
+        let _ = podman(&["untag", &self.0, &self.0]);
+    }
+}
+
+/// The two files the examples' comments tell a user to create, made as they say (real
+/// sops, an age key), in `dir`.
+fn user_files(dir: &Path, plain: &str) {
+    sops_encrypt_dotenv(plain, &dir.join("secrets.env.enc"));
+    std::fs::copy(fixtures().join("keys/key1.txt"), dir.join("age-key.txt")).unwrap();
+}
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker").join(name)).unwrap()
+}
+
+/// docker/compose.yaml as given, under podman-compose (the Debian package, 1.0.3), with
+/// the two files its comments list; its own network, ports and secrets.
+#[test]
+fn the_compose_example_runs_as_written_under_podman_compose() {
+    let Some(image) = image() else { return };
+    let _tag = ExampleTag::new(&image);
+    let dir = Scratch::new("compose");
+    std::fs::write(dir.0.join("compose.yaml"), example("compose.yaml")).unwrap();
+    let canary = canary();
+    user_files(&dir.0, &format!("ANTHROPIC_API_KEY=sk-ant-{canary}\nOPENROUTER_API_KEY=sk-or-{canary}\n"));
+    let project = format!("{PREFIX}compose-{}", std::process::id());
+    let compose = |args: &[&str]| {
+        Command::new("podman-compose")
+            .args(["--project-name", &project, "--file", "compose.yaml"])
+            .args(args)
+            .current_dir(&dir.0)
+            .output()
+            .expect("run podman-compose")
+    };
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down", "--volumes"]);
+        }
+    }
+    let _down = Down(&compose);
+    let started = Instant::now();
+    let up = compose(&["up", "--detach"]);
+    assert!(up.status.success(), "podman-compose up: {}{}", text(&up.stdout), text(&up.stderr));
+    let c = Container { name: format!("{project}_openclaw_1"), volume: String::new(), scratch: Scratch::new("unused") };
+    let ready = c.wait_healthy(started);
+    eprintln!("compose: healthy {:.1} s after `up`", ready.as_secs_f64());
+    c.wait_worker_line();
+    let stop = compose(&["stop"]);
+    assert!(stop.status.success(), "podman-compose stop: {}", text(&stop.stderr));
+    assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
+    let logs = c.logs();
+    assert_ordered_stop(&logs);
+    assert_no_plugin_install(&logs);
+    assert!(!logs.contains(&canary), "a secret value is in podman logs");
+    std::mem::forget(c); // down removes it
+}
+
+/// docker/k8s.yaml under `podman kube play` (4.3: Deployment, ConfigMap volumes and the
+/// liveness probe; no Secret objects or volumes, no ephemeral volumes). The documented
+/// equivalent, changed in a copy and nothing else: the ephemeral state volume becomes
+/// an emptyDir (per pod, deleted with it: the same promise), the two Secrets hostPath
+/// directories holding the same keys, and the Deployment a test name.
+#[test]
+fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equivalents() {
+    use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
+    let Some(image) = image() else { return };
+    let _tag = ExampleTag::new(&image);
+    let dir = Scratch::new("kube");
+    let (sops_dir, age_dir) = (dir.0.join("sops"), dir.0.join("age"));
+    std::fs::create_dir_all(&sops_dir).unwrap();
+    std::fs::create_dir_all(&age_dir).unwrap();
+    user_files(&dir.0, "LITELLM_MASTER_KEY=sk-litellm-fake\n");
+    std::fs::rename(dir.0.join("secrets.env.enc"), sops_dir.join("secrets.env.enc")).unwrap();
+    std::fs::rename(dir.0.join("age-key.txt"), age_dir.join("key.txt")).unwrap();
+
+    let key = |s: &str| Yaml::String(s.to_string());
+    let host_path = |name: &str, path: &Path| {
+        let mut spec = yaml_rust2::yaml::Hash::new();
+        spec.insert(key("path"), key(path.to_str().unwrap()));
+        spec.insert(key("type"), key("Directory"));
+        let mut volume = yaml_rust2::yaml::Hash::new();
+        volume.insert(key("name"), key(name));
+        volume.insert(key("hostPath"), Yaml::Hash(spec));
+        Yaml::Hash(volume)
+    };
+    let name = format!("{PREFIX}kube-{}", std::process::id());
+    let mut out = String::new();
+    for mut doc in YamlLoader::load_from_str(&example("k8s.yaml")).unwrap() {
+        if doc["kind"].as_str() == Some("Deployment") {
+            let Yaml::Hash(top) = &mut doc else { unreachable!() };
+            let Some(Yaml::Hash(meta)) = top.get_mut(&key("metadata")) else { unreachable!() };
+            meta.insert(key("name"), key(&name));
+            let Some(Yaml::Hash(spec)) = top.get_mut(&key("spec")) else { unreachable!() };
+            let Some(Yaml::Hash(template)) = spec.get_mut(&key("template")) else { unreachable!() };
+            let Some(Yaml::Hash(pod)) = template.get_mut(&key("spec")) else { unreachable!() };
+            let Some(Yaml::Array(volumes)) = pod.get_mut(&key("volumes")) else { unreachable!() };
+            for volume in volumes.iter_mut() {
+                let Yaml::Hash(v) = volume else { unreachable!() };
+                if v.contains_key(&key("ephemeral")) {
+                    v.remove(&key("ephemeral"));
+                    v.insert(key("emptyDir"), Yaml::Hash(Default::default()));
+                }
+                match v[&key("name")].as_str() {
+                    Some("sops") => *volume = host_path("sops", &sops_dir),
+                    Some("age") => *volume = host_path("age", &age_dir),
+                    _ => {}
+                }
+            }
+        }
+        let mut text = String::new();
+        YamlEmitter::new(&mut text).dump(&doc).unwrap();
+        out.push_str(&text);
+        out.push('\n');
+    }
+    let file = dir.0.join("k8s.yaml");
+    std::fs::write(&file, out).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    struct Down(String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = podman(&["kube", "down", &self.0]);
+        }
+    }
+    let _down = Down(file.clone());
+    let started = Instant::now();
+    podman_ok(&["kube", "play", &file]);
+    let names = podman_ok(&["ps", "--all", "--format", "{{.Names}}"]);
+    let containers: Vec<&str> = names.lines().filter(|n| n.starts_with(&name) && n.ends_with("-openclaw")).collect();
+    assert!(!containers.is_empty(), "no openclaw container from kube play: {names}");
+    for container in containers {
+        let c = Container { name: container.to_string(), volume: String::new(), scratch: Scratch::new("unused") };
+        let ready = c.wait_healthy(started);
+        eprintln!("kube play: {container} healthy {:.1} s after `kube play`", ready.as_secs_f64());
+        c.wait_worker_line();
+        let logs = c.logs();
+        assert!(logs.contains("openclaw.rendered.json"), "the read-only ConfigMap rendered into /data:\n{logs}");
+        podman_ok(&["stop", &c.name]);
+        assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
+        assert_ordered_stop(&c.logs());
+        std::mem::forget(c); // kube down removes it
     }
 }
