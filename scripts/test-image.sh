@@ -17,9 +17,10 @@ fi
 [ "${1:-}" = -- ] && shift
 
 # The engine. podman 4.3 from Debian, runc (crun fails on this machine's hybrid cgroups),
-# podman-compose for the compose example, debootstrap for the base, sops/age for fixtures.
+# podman-compose for the compose example, catatonit for the pause image of `podman kube
+# play` pods, debootstrap for the base, sops/age for fixtures.
 need=()
-for tool in podman runc podman-compose debootstrap; do
+for tool in podman runc podman-compose debootstrap catatonit; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then

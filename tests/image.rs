@@ -95,8 +95,17 @@ impl Container {
 
     /// Polls the health check; the time it took, or a panic with the logs.
     fn wait_healthy(&self, since: Instant) -> Duration {
+        self.wait_until(since, || self.healthy())
+    }
+
+    /// Polls `clawinit probe` run inside the container (a Kubernetes exec readiness probe).
+    fn wait_probe(&self, since: Instant) -> Duration {
+        self.wait_until(since, || podman(&["exec", &self.name, "clawinit", "probe"]).status.success())
+    }
+
+    fn wait_until(&self, since: Instant, ready: impl Fn() -> bool) -> Duration {
         while since.elapsed() < Duration::from_secs(180) {
-            if self.healthy() {
+            if ready() {
                 return since.elapsed();
             }
             if self.state("{{.State.Running}}") != "true" {
@@ -456,7 +465,9 @@ fn the_compose_example_runs_as_written_under_podman_compose() {
 /// liveness probe; no Secret objects or volumes, no ephemeral volumes). The documented
 /// equivalent, changed in a copy and nothing else: the ephemeral state volume becomes
 /// an emptyDir (per pod, deleted with it: the same promise), the two Secrets hostPath
-/// directories holding the same keys, and the Deployment a test name.
+/// directories holding the same keys, the Deployment a test name, one replica and no
+/// `ports` (kube play publishes a containerPort on the host, so a second replica or a
+/// running gateway would collide; in a cluster each pod has its own address).
 #[test]
 fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equivalents() {
     use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
@@ -488,8 +499,12 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
             let Some(Yaml::Hash(meta)) = top.get_mut(&key("metadata")) else { unreachable!() };
             meta.insert(key("name"), key(&name));
             let Some(Yaml::Hash(spec)) = top.get_mut(&key("spec")) else { unreachable!() };
+            spec.insert(key("replicas"), Yaml::Integer(1));
             let Some(Yaml::Hash(template)) = spec.get_mut(&key("template")) else { unreachable!() };
             let Some(Yaml::Hash(pod)) = template.get_mut(&key("spec")) else { unreachable!() };
+            let Some(Yaml::Array(containers)) = pod.get_mut(&key("containers")) else { unreachable!() };
+            let Some(Yaml::Hash(container)) = containers.get_mut(0) else { unreachable!() };
+            container.remove(&key("ports"));
             let Some(Yaml::Array(volumes)) = pod.get_mut(&key("volumes")) else { unreachable!() };
             for volume in volumes.iter_mut() {
                 let Yaml::Hash(v) = volume else { unreachable!() };
@@ -526,8 +541,11 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
     assert!(!containers.is_empty(), "no openclaw container from kube play: {names}");
     for container in containers {
         let c = Container { name: container.to_string(), volume: String::new(), scratch: Scratch::new("unused") };
-        let ready = c.wait_healthy(started);
-        eprintln!("kube play: {container} healthy {:.1} s after `kube play`", ready.as_secs_f64());
+        // Not `podman healthcheck run`: kube play turns the livenessProbe into the health
+        // check with restart-on-failure (and ignores the startupProbe that would hold it
+        // off in a cluster), so checking it before the gateway is live restarts the pod.
+        let ready = c.wait_probe(started);
+        eprintln!("kube play: {container} ready {:.1} s after `kube play`", ready.as_secs_f64());
         c.wait_worker_line();
         let logs = c.logs();
         assert!(logs.contains("openclaw.rendered.json"), "the read-only ConfigMap rendered into /data:\n{logs}");
