@@ -11,7 +11,7 @@ runs="${1:-1}"
 after="$(scripts/test-image.sh --build-only)"
 before="$(CLAWINIT_IMAGE_TAG=localhost/clawinit-openclaw:bench-no-plugins CLAWINIT_IMAGE_PLUGINS='' scripts/test-image.sh --build-only)"
 export CONTAINERS_CONF="$PWD/.cache/image/containers.conf"
-name="clawinit-test-bench-$$"
+name="clawinit-bench-$$"
 trap 'podman rm --force --volumes "$name" >/dev/null 2>&1 || true' EXIT
 
 # Seconds from `podman run` to healthy (fake keys: the gateway calls no provider at start).
@@ -52,13 +52,14 @@ size() {
 
 echo "| providers (fake keys, \`--network none\`) | before: no plugins in the image | after: default OPENCLAW_PLUGINS |"
 echo "|---|---|---|"
-while IFS='|' read -r label keys; do
+# The sets on fd 3: podman would read the loop's stdin.
+while IFS='|' read -r label keys <&3; do
     # shellcheck disable=SC2086
     set -- $keys
     env_args=()
     for kv in "$@"; do env_args+=(--env "$kv"); done
     echo "| $label | $(median "$before" "${env_args[@]}") | $(median "$after" "${env_args[@]}") |"
-done <<'SETS'
+done 3<<'SETS'
 OpenAI|OPENAI_API_KEY=sk-fake
 Anthropic + OpenRouter|ANTHROPIC_API_KEY=sk-ant-fake OPENROUTER_API_KEY=sk-or-fake
 LiteLLM|LITELLM_API_KEY=sk-fake LITELLM_BASE_URL=http://litellm.invalid:4000/v1
