@@ -47,12 +47,12 @@ ARG OPENCLAW_VERSION
 # OPENAI_API_KEY (the codex runtime, which 2026.9.6 requires for openai/* models),
 # OPENROUTER_API_KEY (it also enables the perplexity web-search plugin), DEEPSEEK_,
 # MISTRAL_, VENICE_API_KEY. Moonshot, Z.AI, Groq, Cerebras and Kimi plugins
-# are published on ClawHub only, not npm (README "Offline plugins"). @openclaw/codex
+# are published on ClawHub only, not npm (README "The image"). @openclaw/codex
 # 2026.9.6 is not on npm either; 2026.9.5 is the newest there (plugin API >=2026.9.5).
 ARG OPENCLAW_PLUGINS="@openclaw/codex@2026.9.5 @openclaw/deepseek-provider@2026.9.5 @openclaw/mistral-provider@2026.9.5 @openclaw/venice-provider@2026.9.3 @openclaw/perplexity-plugin@2026.9.5"
 COPY docker/openclaw-plugins.sh /usr/local/lib/clawinit/openclaw-plugins.sh
 # /data: node's, group 0 and group-writable, so a container started with an arbitrary
-# uid in group 0 (OpenShift) can write it too (README "Arbitrary uid").
+# uid in group 0 (OpenShift) can write it too (README "The image").
 RUN npm install --global --no-audit --no-fund --loglevel=error "openclaw@${OPENCLAW_VERSION}" \
     && /usr/local/lib/clawinit/openclaw-plugins.sh ${OPENCLAW_PLUGINS} \
     && npm cache clean --force \

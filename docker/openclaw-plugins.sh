@@ -4,7 +4,7 @@
 # the layout OpenClaw's own images use for OPENCLAW_EXTENSIONS), so the gateway never
 # npm-installs them at start. Without this, openclaw 2026.9.6 runs `npm view
 # @openclaw/codex@2026.9.6` on the first start with an OpenAI key: exit 78 with no npm,
-# ~80 s of retries with npm but no registry (README "Offline plugins").
+# ~80 s of retries with npm but no registry (README "The image").
 #   openclaw-plugins.sh SPEC...   (npm specs, e.g. @openclaw/codex@2026.9.5; none: nothing)
 set -eu
 root="$(npm root --global)/openclaw/dist/extensions"
