@@ -500,7 +500,15 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
     };
     let name = format!("{PREFIX}kube-{}", std::process::id());
     let mut out = String::new();
+    // kube play makes a volume named after the ConfigMap, which `kube down` leaves: a
+    // test name, so the test and scripts/test-image.sh remove it.
+    let config_map = format!("{name}-base");
     for mut doc in YamlLoader::load_from_str(&example("k8s.yaml")).unwrap() {
+        if doc["kind"].as_str() == Some("ConfigMap") {
+            let Yaml::Hash(top) = &mut doc else { unreachable!() };
+            let Some(Yaml::Hash(meta)) = top.get_mut(&key("metadata")) else { unreachable!() };
+            meta.insert(key("name"), key(&config_map));
+        }
         if doc["kind"].as_str() == Some("Deployment") {
             let Yaml::Hash(top) = &mut doc else { unreachable!() };
             let Some(Yaml::Hash(meta)) = top.get_mut(&key("metadata")) else { unreachable!() };
@@ -519,6 +527,9 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
                     v.remove(&key("ephemeral"));
                     v.insert(key("emptyDir"), Yaml::Hash(Default::default()));
                 }
+                if let Some(Yaml::Hash(source)) = v.get_mut(&key("configMap")) {
+                    source.insert(key("name"), key(&config_map));
+                }
                 match v[&key("name")].as_str() {
                     Some("sops") => *volume = host_path("sops", &sops_dir),
                     Some("age") => *volume = host_path("age", &age_dir),
@@ -534,13 +545,14 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
     let file = dir.0.join("k8s.yaml");
     std::fs::write(&file, out).unwrap();
     let file = file.to_str().unwrap().to_string();
-    struct Down(String);
+    struct Down(String, String);
     impl Drop for Down {
         fn drop(&mut self) {
             let _ = podman(&["kube", "down", &self.0]);
+            let _ = podman(&["volume", "rm", "--force", &self.1]);
         }
     }
-    let _down = Down(file.clone());
+    let _down = Down(file.clone(), config_map.clone());
     let started = Instant::now();
     podman_ok(&["kube", "play", &file]);
     let names = podman_ok(&["ps", "--all", "--format", "{{.Names}}"]);
