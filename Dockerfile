@@ -32,26 +32,46 @@ RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
         cargo build --release --locked --target "$target" \
     && cp "target/$target/release/clawinit" /clawinit
 
-# Per platform: the binary of that platform's architecture.
+# Per platform: the binary of that platform's architecture. A static binary built
+# elsewhere (scripts/build-static.sh, a release download) replaces this stage, and then
+# no Rust toolchain is needed: `--build-context binary=DIR` with DIR holding `clawinit`
+# (BuildKit and podman both let a named context stand in for the stage of that name).
 FROM scratch AS binary
 COPY --from=build /clawinit /clawinit
 
 FROM ${NODE_IMAGE} AS gateway
 ARG OPENCLAW_VERSION
-RUN npm install --global --no-audit --no-fund "openclaw@${OPENCLAW_VERSION}" \
+# OpenClaw plugins the gateway would otherwise npm-install at its first start, for the
+# providers in clawinit's catalog (src/config/catalog.rs), installed here as bundled
+# plugins so a container starts offline. Space-separated npm specs; "" for none. Covered:
+# OPENAI_API_KEY (the codex runtime, which 2026.9.6 requires for openai/* models),
+# OPENROUTER_API_KEY (it also enables the perplexity web-search plugin), DEEPSEEK_,
+# MISTRAL_, VENICE_API_KEY. Moonshot, Z.AI, Groq, Cerebras and Kimi plugins
+# are published on ClawHub only, not npm (README "The image"). @openclaw/codex
+# 2026.9.6 is not on npm either; 2026.9.5 is the newest there (plugin API >=2026.9.5).
+ARG OPENCLAW_PLUGINS="@openclaw/codex@2026.9.5 @openclaw/deepseek-provider@2026.9.5 @openclaw/mistral-provider@2026.9.5 @openclaw/venice-provider@2026.9.3 @openclaw/perplexity-plugin@2026.9.5"
+COPY docker/openclaw-plugins.sh /usr/local/lib/clawinit/openclaw-plugins.sh
+# /data: node's, group 0 and group-writable, so a container started with an arbitrary
+# uid in group 0 (OpenShift) can write it too (README "The image").
+RUN npm install --global --no-audit --no-fund --loglevel=error "openclaw@${OPENCLAW_VERSION}" \
+    && /usr/local/lib/clawinit/openclaw-plugins.sh ${OPENCLAW_PLUGINS} \
     && npm cache clean --force \
-    && install -d -o node -g node /data
-COPY --from=build /clawinit /usr/local/bin/clawinit
+    && rm -rf /tmp/* \
+    && install -d -o node -g 0 -m 0775 /data
+COPY --from=binary /clawinit /usr/local/bin/clawinit
+# A tiny real worker for the examples: waits for nothing but readiness, exits 0 on SIGTERM.
+COPY docker/worker.mjs /usr/local/lib/clawinit/worker.mjs
 # clawinit starts as root only to hand /data to `node` and write openclaw.json,
 # then runs the gateway and the worker as `node` (the gosu pattern).
 ENV OPENCLAW_STATE_DIR=/data \
     OPENCLAW_GATEWAY_BIND=lan \
     CLAWINIT_USER=node \
     CLAWINIT_STOP_TIMEOUT=9
+
 VOLUME ["/data"]
 EXPOSE 18789
 # OpenClaw can take minutes to become ready on a cold start.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 CMD ["clawinit", "probe"]
 ENTRYPOINT ["clawinit"]
-# The gateway alone; give a worker instead: CMD ["node", "/app/worker.mjs"].
+# The gateway alone; with the example worker: CMD ["node", "/usr/local/lib/clawinit/worker.mjs"].
 CMD ["run"]

@@ -41,8 +41,15 @@ struct GroupEntry {
 }
 
 impl Account {
+    /// Resolve `spec` for this process. Switching users needs root: started
+    /// as any other uid (`--user 12345:0`, OpenShift's arbitrary uid), the
+    /// children would fail in `setgroups` only after openclaw.json was
+    /// written, so this refuses at once, before anything is written, naming
+    /// the way out (unset `CLAWINIT_USER`: the children then run as this uid).
     pub fn resolve(spec: &str) -> Result<Account, Failure> {
-        Self::resolve_in(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))
+        let account = Self::resolve_in(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))?;
+        switchable(spec, &account, nix::unistd::geteuid())?;
+        Ok(account)
     }
 
     fn resolve_in(spec: &str, passwd: &Path, group: &Path) -> Result<Account, Failure> {
@@ -94,6 +101,19 @@ impl Account {
             home: user.map_or_else(|| PathBuf::from("/"), |u| PathBuf::from(&u.home)),
         })
     }
+}
+
+/// Only root can switch to `account`; without root even "switching" to
+/// one's own uid fails (`setgroups` needs CAP_SETGID).
+fn switchable(spec: &str, account: &Account, euid: Uid) -> Result<(), Failure> {
+    if euid.is_root() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "clawinit runs as uid {euid}, not root, so it cannot switch to {spec} (uid {}); start the container as \
+         root, or set CLAWINIT_USER= (empty) to run the gateway and the worker as uid {euid}",
+        account.uid
+    )))
 }
 
 /// (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setuid, setgid and
@@ -208,6 +228,20 @@ mod tests {
             assert!(err.message.starts_with("CLAWINIT_USER: "), "{}", err.message);
         }
         assert!(Account::resolve_in("4294967294:4294967294", &passwd, &group).is_ok(), "the largest real ids");
+    }
+
+    #[test]
+    fn only_root_can_switch_users_and_others_get_a_usage_error_saying_what_to_do() {
+        let (_dir, passwd, group) = files();
+        let node = Account::resolve_in("node", &passwd, &group).unwrap();
+        assert!(switchable("node", &node, Uid::from_raw(0)).is_ok());
+        for euid in [12345, 1000] {
+            let err = switchable("node", &node, Uid::from_raw(euid)).unwrap_err();
+            assert_eq!(err.exit, Exit::Usage, "uid {euid}");
+            assert!(err.message.starts_with("CLAWINIT_USER: "), "{}", err.message);
+            assert!(err.message.contains(&format!("runs as uid {euid}")), "{}", err.message);
+            assert!(err.message.contains("CLAWINIT_USER= (empty)"), "{}", err.message);
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@ use yaml_rust2::YamlLoader;
 
 mod support;
 
+/// The example worker the Dockerfile installs.
+const WORKER: &str = "/usr/local/lib/clawinit/worker.mjs";
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
@@ -64,6 +67,10 @@ fn dockerfile_is_pid1_root_then_node_pinned_and_healthchecked() {
         check_variable(pair.split('=').next().unwrap());
     }
     assert!(lines.contains(&r#"VOLUME ["/data"]"#) && dockerfile.contains("OPENCLAW_STATE_DIR=/data"));
+    assert!(lines.contains(&format!("COPY docker/worker.mjs {WORKER}").as_str()), "the example worker ships");
+    assert!(lines.contains(&"COPY --from=binary /clawinit /usr/local/bin/clawinit"), "a prebuilt binary can stand in");
+    let plugins = lines.iter().find_map(|l| l.strip_prefix("ARG OPENCLAW_PLUGINS=")).expect("ARG OPENCLAW_PLUGINS");
+    assert!(plugins.contains("@openclaw/codex@"), "the default plugins cover OPENAI_API_KEY");
 }
 
 #[test]
@@ -98,8 +105,10 @@ fn compose_mounts_what_its_variables_point_at() {
             "{var} -> undefined secret {name}"
         );
     }
-    let overlay = &service["configs"][0];
-    assert_eq!(overlay["target"].as_str().unwrap(), env["CLAWINIT_CONFIG_OVERLAY"]);
+    // podman-compose 1.0.3 ignores top-level `configs:`; tests/image.rs runs this file.
+    assert!(doc["configs"].is_badvalue() && service["configs"].is_badvalue(), "no compose configs");
+    let worker: Vec<&str> = service["command"].as_vec().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(worker, ["node", WORKER], "the worker the image ships");
     assert!(
         service["volumes"].as_vec().unwrap().iter().any(|v| v.as_str().unwrap().ends_with(":/data")),
         "the state dir is a volume"
@@ -197,6 +206,8 @@ fn kubernetes_mounts_match_paths_probes_and_replicas_share_no_state() {
         "terminationGracePeriodSeconds must outlast CLAWINIT_STOP_TIMEOUT"
     );
     assert!(container["image"].as_str().unwrap().ends_with(&pinned_openclaw()));
+    let worker: Vec<&str> = container["args"].as_vec().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(worker, ["node", WORKER], "the worker the image ships");
 }
 
 #[test]
