@@ -4,6 +4,9 @@ import json
 import shlex
 import subprocess
 import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def median_seconds(argv, env, runs):
@@ -26,3 +29,10 @@ def peak_rss_kib(argv, env):
 
 def measure(argv, env, runs):
     return median_seconds(argv, env, runs), peak_rss_kib(argv, env)
+
+
+def tool(script, *args):
+    """The path one of the project's scripts prints last: install-peers.sh
+    (sops), build-static.sh (the static release binary)."""
+    out = subprocess.run([str(ROOT / "scripts" / script), *args], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from common import median_seconds
+from common import tool, median_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -113,10 +113,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    sops = subprocess.run([str(ROOT / "scripts/install-peers.sh")], check=True, capture_output=True,
-                          text=True).stdout.strip().splitlines()[-1]
-    clawinit = subprocess.run([str(ROOT / "scripts/build-static.sh")], check=True, capture_output=True,
-                              text=True).stdout.strip().splitlines()[-1]
+    sops = tool("install-peers.sh")
+    clawinit = tool("build-static.sh")
     secrets = run_json("secrets.py", args.runs)
     pid1 = run_json("pid1.py", args.runs)
     ours, theirs = pipeline(clawinit, sops, args.runs)

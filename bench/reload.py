@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import tool
+
 ROOT = Path(__file__).resolve().parent.parent
 HELPERS = ROOT / "tests/helpers"
 KEY = ROOT / "tests/fixtures/keys/key1.txt"
@@ -90,10 +92,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    sops = subprocess.run([str(ROOT / "scripts/install-peers.sh")], check=True, capture_output=True,
-                          text=True).stdout.strip().splitlines()[-1]
-    binary = subprocess.run([str(ROOT / "scripts/build-static.sh")], check=True, capture_output=True,
-                            text=True).stdout.strip().splitlines()[-1]
+    sops = tool("install-peers.sh")
+    binary = tool("build-static.sh")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         secrets = tmp / "secrets.env"
