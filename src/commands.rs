@@ -73,21 +73,36 @@ pub fn children_env(
 ) -> Result<(ChildEnv, Vec<String>), Failure> {
     let mut env = ChildEnv::inherit(std::env::vars_os());
     let (mut vars, mut sources) = (Vec::new(), Vec::new());
-    for file in secrets_files(secrets_file) {
+    let files = secrets_files(secrets_file);
+    for file in &files {
         // A stop request during a slow key command surfaces as a failed
         // identity: the stop is what to report.
-        let doc = secrets::decrypt_file(&file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
+        let doc = secrets::decrypt_file(file, &identity_sources(settings)).map_err(|e| match interrupt::check() {
             Err(stopped) => stopped,
             Ok(()) => Failure::from(e),
         })?;
         crate::fault::abort_at("after-decrypt");
-        let items = secrets::environment_items(&doc, &file.display().to_string())?;
-        sources.push(format!("CLAWINIT_SECRETS_FILE ({}): {}", file.display(), sources::names_of(&items)));
+        let mut items = secrets::environment_items(&doc, &file.display().to_string())?;
+        let label = format!("CLAWINIT_SECRETS_FILE ({})", file.display());
+        warn_screened(&label, &sources::screen(&mut items));
+        sources.push(format!("{label}: {}", sources::names_of(&items)));
         vars.extend(items);
     }
-    let from_dir = settings.secrets_dir.as_deref().map(sources::from_dir).transpose()?;
+    // The identity files and the SOPS files, should the dir hold them.
+    let own_files: Vec<sources::Inode> =
+        IdentitySources::from_env().files().iter().chain(&files).filter_map(|f| sources::inode(f)).collect();
+    let from_dir = settings.secrets_dir.as_deref().map(|dir| sources::from_dir(dir, &own_files)).transpose()?;
     let from_file_vars = sources::from_file_variables(|name| std::env::var_os(name))?;
     for loaded in from_dir.into_iter().chain([from_file_vars]) {
+        if !loaded.own_files.is_empty() {
+            let names = loaded.own_files.join(",");
+            tracing::debug!(names = %names, "{}: the age identity or SOPS files there are not variables: skipped", loaded.label);
+        }
+        if !loaded.untrusted.is_empty() {
+            let names = loaded.untrusted.join(",");
+            tracing::warn!(names = %names, "{}: entries of a shared directory that are not root's: skipped", loaded.label);
+        }
+        warn_screened(&loaded.label, &loaded.screened);
         vars.extend(loaded.vars);
         sources.extend(loaded.sources);
         for name in loaded.consumed {
@@ -119,6 +134,22 @@ pub fn children_env(
         tracing::warn!(names = %report.dropped_invalid.join(","), "names in the secrets file that are not valid variable names were not passed");
     }
     Ok((env, sources))
+}
+
+/// One warning per source for what it may not pass (names only).
+fn warn_screened(source: &str, screened: &sources::Screened) {
+    if !screened.steering.is_empty() {
+        tracing::warn!(
+            names = %screened.steering.join(","),
+            "{source}: these say where clawinit reads and writes; they come from clawinit's own environment only: not passed"
+        );
+    }
+    if !screened.age_identities.is_empty() {
+        tracing::warn!(
+            names = %screened.age_identities.join(","),
+            "{source}: these values hold an age identity, which never reaches a child: not passed"
+        );
+    }
 }
 
 /// How far the shared preflight goes: `render` stops once openclaw.json is
@@ -164,7 +195,7 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
 /// the gateway is spawned does, leaving no child and no file changed.
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
-    let mut sources_again = reload::Sources::new(settings);
+    let mut sources_again = reload::Sources::new(settings)?;
     let Preflight { mut env, sources, owner, gateway, worker, prepared } =
         preflight(settings, worker, Mode::Write, Until::Spawn)?;
     let gateway = gateway.expect("preflight until the spawn resolves the gateway");

@@ -19,3 +19,4 @@ pub mod secrets;
 pub mod settings;
 pub mod sources;
 pub mod supervise;
+pub mod workdir;

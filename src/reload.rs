@@ -3,60 +3,40 @@
 //! steps as the start (`commands::children_env`, `config::prepare`), and
 //! the watch's fingerprint of their bytes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::account::Account;
 use crate::commands;
 use crate::config::{self, Mode};
-use crate::exit::Failure;
+use crate::exit::{Exit, Failure};
 use crate::files::{self, CONFIG_FILE_LIMIT, SECRETS_FILE_LIMIT};
 use crate::settings::Settings;
 use crate::sources::{self, Loaded};
 use crate::supervise::{Reload, Reloaded};
+use crate::workdir::StartDir;
 
 /// The sources of one `run`.
 pub struct Sources {
     settings: Settings,
     owner: Option<Account>,
-    /// The digest the watch compares with; `None` without a watch.
+    /// The digest of the sources the children run on (the last successful
+    /// reload's, or the start's); `None` without a watch. Only a success
+    /// moves it: a failed reload is retried at the next check.
     fingerprint: Option<[u8; 32]>,
-    /// Where the start read relative paths from.
-    workdir: PathBuf,
-}
-
-/// Relative paths (`CLAWINIT_SECRETS_DIR=secrets`, a relative
-/// `OPENCLAW_STATE_DIR`) mean what they meant at the start: the supervisor
-/// moved to `/` (it pins no mount), so a reload reads from the start's
-/// directory again, and goes back when done.
-struct InWorkdir(Option<PathBuf>);
-
-impl InWorkdir {
-    fn enter(dir: &Path) -> InWorkdir {
-        let before = std::env::current_dir().ok().filter(|now| now != dir);
-        if before.is_some() && std::env::set_current_dir(dir).is_err() {
-            return InWorkdir(None);
-        }
-        InWorkdir(before)
-    }
-}
-
-impl Drop for InWorkdir {
-    fn drop(&mut self) {
-        if let Some(before) = &self.0 {
-            let _ = std::env::set_current_dir(before);
-        }
-    }
+    /// The directory the start read relative paths from, held open.
+    workdir: StartDir,
 }
 
 impl Sources {
     /// Taken before the start reads the sources, so a change made while
     /// the start reads them is seen by the first check, not missed.
-    pub fn new(settings: &Settings) -> Sources {
+    pub fn new(settings: &Settings) -> Result<Sources, Failure> {
         let fingerprint = (settings.secrets_watch > 0).then(|| fingerprint(settings));
-        let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        Sources { settings: settings.clone(), owner: None, fingerprint, workdir }
+        let workdir = StartDir::here()
+            .map_err(|e| Failure::new(Exit::Internal, format!("cannot hold the start directory: {e}")))?;
+        Ok(Sources { settings: settings.clone(), owner: None, fingerprint, workdir })
     }
 
     /// The account the state dir was handed to: files clawinit writes on a
@@ -68,25 +48,23 @@ impl Sources {
 
 impl Reload for Sources {
     fn reload(&mut self) -> Result<Reloaded, Failure> {
-        if self.fingerprint.is_some() {
-            let _back = InWorkdir::enter(&self.workdir);
-            // What is read now is what the next check compares with: a
-            // change the reload already took is not reloaded twice.
-            self.fingerprint = Some(fingerprint(&self.settings));
-        }
-        let _back = InWorkdir::enter(&self.workdir);
+        let _back = self.workdir.enter().map_err(|why| Failure::new(Exit::NotFound, why))?;
+        // What is read now is what the next check compares with, once this
+        // reload has succeeded: a change it took is not reloaded twice.
+        let seen = self.fingerprint.is_some().then(|| fingerprint(&self.settings));
         let (mut env, sources) = commands::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
         let prepared = config::prepare(&self.settings, &mut env, Mode::Rewrite, self.owner.as_ref())?;
         commands::run_env(&mut env, self.owner.as_ref());
+        if seen.is_some() {
+            self.fingerprint = seen;
+        }
         Ok(Reloaded { env, config_written: prepared.written, port: prepared.port, sources })
     }
 
     fn sources_changed(&mut self) -> bool {
-        let _back = InWorkdir::enter(&self.workdir);
-        let now = fingerprint(&self.settings);
-        let changed = self.fingerprint.is_some_and(|before| before != now);
-        self.fingerprint = Some(now);
-        changed
+        // A start directory that is gone is a change: the reload says why.
+        let Ok(_back) = self.workdir.enter() else { return true };
+        self.fingerprint.is_some_and(|applied| applied != fingerprint(&self.settings))
     }
 }
 
@@ -121,7 +99,7 @@ fn fingerprint(settings: &Settings) -> [u8; 32] {
     if let Some(overlay) = &settings.config_overlay {
         add_file(overlay, CONFIG_FILE_LIMIT);
     }
-    let dir = settings.secrets_dir.as_deref().map(sources::from_dir);
+    let dir = settings.secrets_dir.as_deref().map(|dir| sources::from_dir(dir, &[]));
     let file_vars = sources::from_file_variables(|name| std::env::var_os(name));
     for loaded in dir.into_iter().chain([file_vars]) {
         match loaded {

@@ -6,6 +6,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -44,45 +45,166 @@ pub fn secret_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// Secrets read from plain files, with where each came from (for the log).
+#[derive(Default)]
 pub struct Loaded {
     pub vars: Vec<SecretVar>,
+    /// `CLAWINIT_SECRETS_DIR (/run/secrets)` or `<NAME>_FILE`: what a
+    /// warning about one of `vars` names.
+    pub label: String,
     /// `CLAWINIT_SECRETS_DIR (/run/secrets): A,B` and the like.
     pub sources: Vec<String>,
     /// `<NAME>_FILE` variables to remove from the children's environment.
     pub consumed: Vec<String>,
+    /// Entries of a shared (sticky) dir that are not root's: skipped.
+    pub untrusted: Vec<String>,
+    /// Entries that are the identity files or the SOPS files: skipped.
+    pub own_files: Vec<String>,
+    /// What `screen` removed from `vars`.
+    pub screened: Screened,
+}
+
+/// A file's identity, to recognise the same file under another name.
+pub type Inode = (u64, u64);
+
+pub fn inode(path: &Path) -> Option<Inode> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Every regular file in `dir` whose name is a variable name; dotfiles
-/// (Kubernetes' `..data` and its timestamped directory) are skipped.
-pub fn from_dir(dir: &Path) -> Result<Loaded, Failure> {
+/// (Kubernetes' `..data` and its timestamped directory) are skipped, and so
+/// are the files in `skip` (the identity and SOPS files, by inode: the
+/// compose layout keeps them in the same dir). The dir decides what root's
+/// children run with, so only root (or clawinit's uid) may change it: one
+/// owned by anyone else, or writable by others, is refused (78), unless it
+/// is sticky (a Kubernetes Secret volume's tmpfs): then only root's entries
+/// are read. A read-only mount is trusted as it is.
+pub fn from_dir(dir: &Path, skip: &[Inode]) -> Result<Loaded, Failure> {
     let fail =
         |e: FileError| Failure::new(Exit::SecretsMissing, format!("{}: CLAWINIT_SECRETS_DIR: {e}", dir.display()));
     let handle = files::open_dir(dir).map_err(fail)?;
-    let listing = nix::dir::Dir::from_fd(handle).map_err(|e| fail(e.into()))?;
-    let mut names: Vec<OsString> = listing
+    let shared = check_dir(&handle)
+        .map_err(|why| Failure::new(Exit::Config, format!("{}: CLAWINIT_SECRETS_DIR: {why}", dir.display())))?;
+    let copy = nix::unistd::dup(&handle).map_err(|e| fail(e.into()))?;
+    let entries = nix::dir::Dir::from_fd(copy).map_err(|e| fail(e.into()))?;
+    let mut names: Vec<OsString> = entries
         .into_iter()
         .flatten()
         .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
         .filter(|n| n.to_str().is_some_and(is_variable_name))
         .collect();
     names.sort();
-    let mut vars = Vec::new();
+    let label = format!("CLAWINIT_SECRETS_DIR ({})", dir.display());
+    let mut loaded = Loaded { label, ..Loaded::default() };
     for name in names {
+        let shown = name.to_string_lossy().into_owned();
+        if shared && !root_entry(&handle, &name) {
+            loaded.untrusted.push(shown);
+            continue;
+        }
+        let target = nix::sys::stat::fstatat(&handle, name.as_os_str(), nix::fcntl::AtFlags::empty());
+        if target.is_ok_and(|st| skip.contains(&(st.st_dev, st.st_ino))) {
+            loaded.own_files.push(shown);
+            continue;
+        }
         let path = dir.join(&name);
         match files::read(&path, KEY_FILE_LIMIT) {
-            Ok(bytes) => vars.push(SecretVar { name: name.to_string_lossy().into_owned(), value: trim_newline(bytes) }),
+            Ok(bytes) => loaded.vars.push(SecretVar { name: shown, value: trim_newline(bytes) }),
             Err(FileError::NotRegular(_)) => continue,
             Err(e) => return Err(Failure::new(Exit::SecretsMissing, format!("{}: {e}", path.display()))),
         }
     }
-    let sources = vec![format!("CLAWINIT_SECRETS_DIR ({}): {}", dir.display(), names_of(&vars))];
-    Ok(Loaded { vars, sources, consumed: Vec::new() })
+    loaded.screened = screen(&mut loaded.vars);
+    loaded.sources = vec![format!("{}: {}", loaded.label, names_of(&loaded.vars))];
+    Ok(loaded)
+}
+
+/// Whether nobody but root (or clawinit's uid) can add to the dir; a sticky
+/// one others can write is "shared" (`Ok(true)`): only root's entries count.
+fn check_dir(dir: &std::os::fd::OwnedFd) -> Result<bool, String> {
+    let stat = nix::sys::stat::fstat(dir).map_err(|e| e.to_string())?;
+    let read_only =
+        nix::sys::statvfs::fstatvfs(dir).is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    if read_only {
+        return Ok(false);
+    }
+    if !trusted_uid(stat.st_uid) {
+        return Err(format!(
+            "owned by uid {}; a secrets dir must be root's (or clawinit's) and writable by nobody else",
+            stat.st_uid
+        ));
+    }
+    let others_write = stat.st_mode & 0o022 != 0;
+    if others_write && stat.st_mode & 0o1000 == 0 {
+        return Err(format!(
+            "writable by its group or others (mode {:o}); a secrets dir must be writable by nobody but its owner",
+            stat.st_mode & 0o7777
+        ));
+    }
+    Ok(others_write)
+}
+
+/// An entry of a shared dir that root (or clawinit) made: its owner, and
+/// for a regular file one link only (a hard link to a root file elsewhere
+/// would carry that file's content into a child).
+fn root_entry(dir: &std::os::fd::OwnedFd, name: &OsStr) -> bool {
+    files::lstat_at(dir, name).is_ok_and(|st| {
+        trusted_uid(st.st_uid) && (files::kind(&st) != nix::sys::stat::SFlag::S_IFREG || st.st_nlink == 1)
+    })
+}
+
+fn trusted_uid(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// The names that say where clawinit itself reads and writes (the config,
+/// the state dir, the home it derives them from), which port the gate
+/// probes, and clawinit's own settings: these come from clawinit's own
+/// environment only. From a secret source (which the gateway's user may be
+/// able to write) they could point root's writes anywhere.
+pub fn steers_clawinit(name: &str) -> bool {
+    const PLACES: [&str; 5] =
+        ["OPENCLAW_CONFIG_PATH", "OPENCLAW_STATE_DIR", "OPENCLAW_HOME", "HOME", "OPENCLAW_GATEWAY_PORT"];
+    PLACES.contains(&name) || name.starts_with("CLAWINIT_")
+}
+
+/// What `screen` removed from one source, by name (never a value).
+#[derive(Debug, Default, PartialEq)]
+pub struct Screened {
+    pub steering: Vec<String>,
+    pub age_identities: Vec<String>,
+}
+
+/// Remove from `vars` what a secret source must never pass: the names that
+/// steer clawinit, and any value holding an age identity (the private key
+/// decrypts every secret; a dir that holds the key file passes it otherwise).
+pub fn screen(vars: &mut Vec<SecretVar>) -> Screened {
+    let mut screened = Screened::default();
+    vars.retain(|var| {
+        let shown = crate::environment::shown_name(var.name.as_bytes());
+        if steers_clawinit(&var.name) {
+            screened.steering.push(shown);
+            false
+        } else if contains(&var.value, AGE_IDENTITY) {
+            screened.age_identities.push(shown);
+            false
+        } else {
+            true
+        }
+    });
+    screened
+}
+
+/// How every age identity begins (bech32, upper case as age writes it).
+const AGE_IDENTITY: &[u8] = b"AGE-SECRET-KEY-";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `<NAME>_FILE` for every secret name set in `lookup`; `NAME` set as well
 /// is a usage error (64): which one should win would be a guess.
 pub fn from_file_variables(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Loaded, Failure> {
-    let mut loaded = Loaded { vars: Vec::new(), sources: Vec::new(), consumed: Vec::new() };
+    let mut loaded = Loaded { label: "<NAME>_FILE".into(), ..Loaded::default() };
     for name in secret_names() {
         let file_var = format!("{name}_FILE");
         let Some(path) = lookup(&file_var).filter(|p| !p.is_empty()).map(PathBuf::from) else { continue };
@@ -95,6 +217,7 @@ pub fn from_file_variables(lookup: impl Fn(&str) -> Option<OsString>) -> Result<
         loaded.consumed.push(file_var);
         loaded.vars.push(SecretVar { name: name.to_string(), value: trim_newline(bytes) });
     }
+    loaded.screened = screen(&mut loaded.vars);
     Ok(loaded)
 }
 

@@ -70,6 +70,14 @@ impl IdentitySources {
         }
     }
 
+    /// Every file an identity may be read from: a secrets dir that holds
+    /// one must not pass it to the children as a variable.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let ssh = self.home.iter().flat_map(|h| ["id_ed25519", "id_rsa"].map(|n| h.join(".ssh").join(n)));
+        let named = [self.age_key_file.clone(), self.ssh_key_file.clone(), self.default_keys_file()];
+        named.into_iter().flatten().chain(ssh).collect()
+    }
+
     fn default_keys_file(&self) -> Option<PathBuf> {
         let config = self.xdg_config_home.clone().or_else(|| self.home.as_ref().map(|h| h.join(".config")))?;
         Some(config.join("sops/age/keys.txt"))

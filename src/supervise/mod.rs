@@ -129,21 +129,21 @@ pub fn run(
         match s.gate(gateway, options, later(started, options.ready_timeout)).await {
             Gate::Ready => {
                 tracing::info!(after_ms = started.elapsed().as_millis() as u64, "gateway ready");
-                s.board.borrow_mut().ready(started.elapsed());
+                s.board.lock().ready(started.elapsed());
             }
             Gate::Exited(ending) => {
-                s.board.borrow_mut().enter(status::Phase::Stopping);
+                s.board.lock().enter(status::Phase::Stopping);
                 tracing::error!("the gateway exited before it was ready");
                 s.stop(&[], libc::SIGTERM, deadline()).await;
                 return Ok(ending.exit());
             }
             Gate::Signal(signal) => {
-                s.board.borrow_mut().enter(status::Phase::Stopping);
+                s.board.lock().enter(status::Phase::Stopping);
                 s.stop(&[Role::Gateway], signal, deadline()).await;
                 return Ok(Exit::signaled(signal));
             }
             Gate::TimedOut if options.ready_required => {
-                s.board.borrow_mut().enter(status::Phase::Stopping);
+                s.board.lock().enter(status::Phase::Stopping);
                 let secs = options.ready_timeout.as_secs();
                 tracing::error!("the gateway was not ready within {secs} s (CLAWINIT_READY_TIMEOUT)");
                 s.stop(&[Role::Gateway], libc::SIGTERM, deadline()).await;
@@ -221,6 +221,9 @@ struct Supervisor<'a> {
     /// A HUP or a change that arrived while a reload was under way: one
     /// more reload once it is done, however many arrived.
     reload_again: bool,
+    /// The last reload failed, with this line: a retry that fails the same
+    /// way says so at debug only (the watch retries every period).
+    reload_failing: Option<String>,
     watch: Option<reload::Watch>,
     gateway_starts: policy::Starts,
     board: status::Shared,
@@ -245,6 +248,7 @@ impl<'a> Supervisor<'a> {
             table: HashMap::new(),
             queued: VecDeque::new(),
             reload_again: false,
+            reload_failing: None,
             watch: None,
             gateway_starts: policy::Starts::default(),
             board: status::Board::new(Vec::new()),
@@ -255,7 +259,7 @@ impl<'a> Supervisor<'a> {
         let pid = spawn::spawn(&command.program, &command.argv, &self.env, self.user, self.pid1)?;
         tracing::info!(role = role.name(), pid = pid.as_raw(), program = %command.program.display(), "spawned");
         self.table.insert(pid, role);
-        self.board.borrow_mut().spawned(role.name(), pid.as_raw(), Instant::now());
+        self.board.lock().spawned(role.name(), pid.as_raw(), Instant::now());
         Ok(pid)
     }
 
@@ -286,7 +290,7 @@ impl<'a> Supervisor<'a> {
                             )
                         }
                     }
-                    self.board.borrow_mut().exited(role.name(), ending);
+                    self.board.lock().exited(role.name(), ending);
                     self.queued.push_back(Event::Exited(role, ending));
                 }
                 None => tracing::debug!(pid = pid.as_raw(), "orphan reaped"),
@@ -371,13 +375,13 @@ impl<'a> Supervisor<'a> {
                 () = reload::watch_due(&watch) => reload = self.watch_saw_change(),
                 () = respawn => {
                     restart_at = None;
-                    if self.spawn(Role::Gateway, gateway).is_ok() {
-                        backoff.started = Instant::now();
-                        self.gateway_starts.record(backoff.started);
-                        self.board.borrow_mut().enter(status::Phase::Gating);
+                    // A start that fails counts under the limit like one that
+                    // exits at once: its 126/127 is queued as the gateway's exit.
+                    backoff.started = Instant::now();
+                    self.gateway_starts.record(backoff.started);
+                    if self.respawn(Role::Gateway, gateway) {
+                        self.board.lock().enter(status::Phase::Gating);
                         regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
-                    } else {
-                        restart_at = Some(later(Instant::now(), backoff.next(Instant::now())));
                     }
                 }
                 () = ready_again => {
@@ -388,10 +392,10 @@ impl<'a> Supervisor<'a> {
                         let not_ready_ms = stopped.elapsed().as_millis() as u64;
                         let start_ms = backoff.started.elapsed().as_millis() as u64;
                         tracing::info!(not_ready_ms, start_ms, "gateway ready again after the reload");
-                        self.board.borrow_mut().ready(stopped.elapsed());
+                        self.board.lock().ready(stopped.elapsed());
                     } else {
                         tracing::info!(after_ms = backoff.started.elapsed().as_millis() as u64, "gateway ready again");
-                        self.board.borrow_mut().ready(backoff.started.elapsed());
+                        self.board.lock().ready(backoff.started.elapsed());
                     }
                     if let Some(worker) = worker.filter(|_| self.worker_stale) {
                         self.restart_worker(worker, options).await;
@@ -415,6 +419,7 @@ impl<'a> Supervisor<'a> {
                         reloading = None;
                         let wait = backoff.next(Instant::now());
                         tracing::warn!(in_ms = wait.as_millis() as u64, "restarting the gateway (CLAWINIT_GATEWAY_RESTART)");
+                        self.board.lock().enter(status::Phase::Restarting);
                         restart_at = Some(later(Instant::now(), wait));
                     }
                     Event::Exited(_, ending) => {
@@ -425,7 +430,7 @@ impl<'a> Supervisor<'a> {
                         if matches!(signal, libc::SIGTERM | libc::SIGINT) && !options.stop_delay.is_zero() {
                             self.drain(options.stop_delay).await;
                         }
-                        self.board.borrow_mut().enter(status::Phase::Stopping);
+                        self.board.lock().enter(status::Phase::Stopping);
                         let had_worker = self.pid_of(Role::Worker).is_some();
                         let endings = self.stop(&[Role::Worker, Role::Gateway], signal, deadline()).await;
                         let decisive = if had_worker { Role::Worker } else { Role::Gateway };
@@ -443,7 +448,7 @@ impl<'a> Supervisor<'a> {
                     restart_at = None;
                     reloading = Some(reloading.unwrap_or(stopped));
                     backoff.started = Instant::now();
-                    self.board.borrow_mut().enter(status::Phase::Gating);
+                    self.board.lock().enter(status::Phase::Gating);
                     regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
                 } else if self.port != port && regate.is_some() {
                     regate = Some(Box::pin(ready::wait_ready(options.probe, self.port)));
@@ -455,9 +460,9 @@ impl<'a> Supervisor<'a> {
     /// `CLAWINIT_STOP_DELAY`: report not-ready (probe reads the phase) for
     /// `delay` while the children keep serving, so a load balancer or a
     /// Kubernetes endpoint stops sending traffic first. A second TERM or
-    /// INT, or a child's exit, ends the wait early.
+    /// INT (or a QUIT), or a child's exit, ends the wait early.
     async fn drain(&mut self, delay: Duration) {
-        self.board.borrow_mut().enter(status::Phase::Draining);
+        self.board.lock().enter(status::Phase::Draining);
         tracing::info!(
             delay_s = delay.as_secs(),
             "draining: reporting not-ready before stopping (CLAWINIT_STOP_DELAY)"
@@ -466,7 +471,8 @@ impl<'a> Supervisor<'a> {
         loop {
             match timeout_at(until, self.next()).await {
                 Err(_) => return,
-                Ok(Event::Signal(libc::SIGTERM | libc::SIGINT)) => {
+                // QUIT stops at once outside the drain; inside, it ends it.
+                Ok(Event::Signal(libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)) => {
                     tracing::info!("a second stop request: stopping now");
                     return;
                 }

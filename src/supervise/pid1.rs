@@ -4,7 +4,6 @@
 //! and one reaping loop that owns every `waitpid`.
 
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -14,6 +13,7 @@ use nix::unistd::{getpid, Pid};
 use tokio::io::unix::AsyncFd;
 
 use crate::exit::{Exit, Failure};
+use crate::workdir::StartDir;
 
 /// Signals that report a fault in clawinit itself; never blocked.
 const SYNCHRONOUS: [Signal; 6] =
@@ -29,8 +29,8 @@ pub struct Pid1 {
     pub inherited_ignored: SigSet,
     /// The signals clawinit reads from its signalfd.
     pub waited: SigSet,
-    /// The working directory clawinit was started in; the children's.
-    pub workdir: PathBuf,
+    /// The working directory clawinit was started in, held open; the children's.
+    pub workdir: StartDir,
     pub is_pid1: bool,
 }
 
@@ -59,7 +59,8 @@ pub fn init() -> Result<Pid1, Failure> {
             tracing::warn!("cannot become a child subreaper ({e}); orphans will not be reaped");
         }
     }
-    let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let workdir =
+        StartDir::here().map_err(|e| Failure::new(Exit::Internal, format!("cannot hold the start directory: {e}")))?;
     Ok(Pid1 { inherited_mask, inherited_ignored, waited, workdir, is_pid1 })
 }
 
@@ -77,7 +78,7 @@ fn ignored_now() -> SigSet {
 }
 
 /// clawinit's own working directory from here on: `/`, so it pins no mount.
-/// The children still start in `Pid1::workdir`.
+/// The children still start in `Pid1::workdir` (by its handle).
 pub fn leave_workdir() {
     let _ = std::env::set_current_dir("/");
 }

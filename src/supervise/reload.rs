@@ -79,7 +79,7 @@ impl Supervisor<'_> {
         let Some(watch) = self.watch.as_mut() else { return false };
         watch.next_at = later(Instant::now(), watch.period);
         let changed = self.reloader.as_mut().is_some_and(|r| r.sources_changed());
-        if changed {
+        if changed && self.reload_failing.is_none() {
             tracing::info!("a secrets source or the overlay changed: reloading (CLAWINIT_SECRETS_WATCH)");
         }
         changed
@@ -116,15 +116,23 @@ impl Supervisor<'_> {
             Ok(fresh) => fresh,
             Err(_) if crate::interrupt::pending().is_some() => {
                 tracing::warn!("reload abandoned: a stop was requested");
-                self.board.borrow_mut().reloaded("abandoned", None);
+                self.board.lock().reloaded("abandoned", None);
                 return None;
             }
             Err(failure) => {
-                tracing::error!("reload failed; everything keeps running on the old values: {failure}");
-                self.board.borrow_mut().reloaded("failed", None);
+                let line = failure.to_string();
+                if self.reload_failing.as_ref() == Some(&line) {
+                    // The watch retries each period: one line for a failure that lasts.
+                    tracing::debug!("reload failed again: {line}");
+                } else {
+                    tracing::error!("reload failed; everything keeps running on the old values: {line}");
+                    self.board.lock().reloaded("failed", None);
+                    self.reload_failing = Some(line);
+                }
                 return None;
             }
         };
+        self.reload_failing = None;
         self.port = fresh.port;
         let changed = self.env.changed_names(&fresh.env);
         let took_us = started.elapsed().as_micros() as u64;
@@ -139,7 +147,7 @@ impl Supervisor<'_> {
                     "nothing changed"
                 }
             };
-            self.board.borrow_mut().reloaded(outcome, Some(fresh.sources));
+            self.board.lock().reloaded(outcome, Some(fresh.sources));
             return None;
         }
         self.env = fresh.env;
@@ -152,7 +160,7 @@ impl Supervisor<'_> {
         let variables = changed.join(",");
         if self.pid_of(Role::Gateway).is_none() {
             tracing::info!(variables = %variables, took_us, "reload: changed; the gateway's next start gets them");
-            self.board.borrow_mut().reloaded("changed", Some(fresh.sources));
+            self.board.lock().reloaded("changed", Some(fresh.sources));
             return None;
         }
         tracing::info!(
@@ -161,7 +169,7 @@ impl Supervisor<'_> {
             took_us,
             "reload: restarting the gateway with the changed variables"
         );
-        self.board.borrow_mut().reloaded("gateway restarted", Some(fresh.sources));
+        self.board.lock().reloaded("gateway restarted", Some(fresh.sources));
         let stopped = Instant::now();
         self.stop_alone(Role::Gateway, policy::gateway_reserve(options.stop_timeout)).await;
         if self.stop_queued() {
@@ -184,14 +192,24 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Start `role` again; a failure to start is handled as its exit with
-    /// that code (126/127), by the same rules as any other exit.
-    fn respawn(&mut self, role: Role, command: &Command) {
-        if let Err(failure) = self.spawn(role, command) {
-            tracing::error!(role = role.name(), "could not be started again: {failure}");
-            let ending = Ending::Exited(i32::from(failure.exit).clamp(0, 255) as u8);
-            self.board.borrow_mut().exited(role.name(), ending);
-            self.queued.push_back(Event::Exited(role, ending));
+    /// Start `role` again; a failure to start is logged and handled as its
+    /// exit with that code (126/127), by the same rules as any other exit.
+    /// Whether it runs.
+    pub(super) fn respawn(&mut self, role: Role, command: &Command) -> bool {
+        match self.spawn(role, command) {
+            Ok(_) => true,
+            Err(failure) => {
+                tracing::error!(role = role.name(), "could not be started again: {failure}");
+                let ending = Ending::Exited(i32::from(failure.exit).clamp(0, 255) as u8);
+                let mut board = self.board.lock();
+                board.exited(role.name(), ending);
+                if role == Role::Gateway {
+                    board.enter(super::status::Phase::Restarting);
+                }
+                drop(board);
+                self.queued.push_back(Event::Exited(role, ending));
+                false
+            }
         }
     }
 

@@ -46,13 +46,13 @@ struct ExecPlan<'a> {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<zeroize::Zeroizing<Vec<u8>>>,
-    workdir: CString,
+    workdir: std::os::fd::RawFd,
     user: Option<&'a Account>,
     pid1: &'a Pid1,
 }
 
 /// Fork and exec `program`: own process group, the signal state clawinit
-/// inherited, clawinit's start directory, no fds beyond 0/1/2, and the
+/// inherited, clawinit's start directory (by handle), no fds beyond 0/1/2, and the
 /// privileges of `user` when given.
 pub fn spawn(
     program: &Path,
@@ -71,7 +71,7 @@ pub fn spawn(
         path: cstring(program.as_os_str())?,
         argv: argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?,
         envp: env.to_envp(),
-        workdir: cstring(pid1.workdir.as_os_str())?,
+        workdir: pid1.workdir.raw_fd(),
         user,
         pid1,
     };
@@ -82,11 +82,16 @@ pub fn spawn(
             Failure::new(Exit::Internal, format!("{shown}: an environment entry is not NUL-terminated"))
         })?;
 
+    // A start directory that was removed fails the start, as a chdir by
+    // path would: the child never runs in a directory nobody can see.
+    if let Some(why) = pid1.workdir.gone() {
+        return Err(Failure::new(Exit::NotFound, format!("{shown}: {why}")));
+    }
     let (err_read, err_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| internal("pipe", e))?;
-    // SAFETY: clawinit runs on one thread, and the child only makes
-    // async-signal-safe calls (setpgid, tcsetpgrp, sigaction, sigprocmask,
-    // setrlimit, chdir, fcntl, setgroups/setgid/setuid, execve, write, _exit) on memory
-    // prepared before the fork.
+    // SAFETY: the child only makes async-signal-safe calls (setpgid,
+    // tcsetpgrp, sigaction, sigprocmask, setrlimit, fchdir, fcntl,
+    // setgroups/setgid/setuid, execve, write, _exit) on memory prepared
+    // before the fork, so the status thread cannot have left a lock held.
     match unsafe { fork() }.map_err(|e| internal("fork", e))? {
         ForkResult::Child => {
             drop(err_read);
@@ -135,8 +140,9 @@ fn exec_child(plan: &ExecPlan, envp: &[&CStr]) -> Errno {
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&plan.pid1.inherited_mask), None);
     crate::hardening::restore_core_limit();
-    // SAFETY: chdir on a NUL-terminated path prepared before the fork.
-    if unsafe { libc::chdir(plan.workdir.as_ptr()) } != 0 {
+    // The start directory by its handle, not its path (see `workdir`).
+    // SAFETY: fchdir on a descriptor that stays open until the exec.
+    if unsafe { libc::fchdir(plan.workdir) } != 0 {
         return Errno::last();
     }
     close_inherited_fds();

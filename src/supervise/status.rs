@@ -5,17 +5,22 @@
 //! never meet), answering only root, clawinit's own uid and `CLAWINIT_USER`
 //! (checked with SO_PEERCRED on every connection); the client checks the
 //! server is root's or its own the same way.
+//!
+//! The server is a thread of its own, answering from the board under a
+//! mutex: a reload's slow parts (a key command of several seconds) block the
+//! supervisor's loop, and a probe with a 1 s timeout must still get an answer.
+//! A lock file beside the socket makes the socket one clawinit's: a second
+//! clawinit in the same PID namespace leaves a live one alone.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::time::Instant;
 
 use super::pid1::{signal_name, Ending};
@@ -26,6 +31,9 @@ pub enum Phase {
     /// The gateway runs, not yet ready (at start, or after a restart).
     Gating,
     Ready,
+    /// The gateway ended and waits for its restart (the backoff), or could
+    /// not be started again.
+    Restarting,
     /// A stop was requested; not-ready is reported for `CLAWINIT_STOP_DELAY`.
     Draining,
     Stopping,
@@ -36,6 +44,7 @@ impl Phase {
         match self {
             Phase::Gating => "gating",
             Phase::Ready => "ready",
+            Phase::Restarting => "restarting",
             Phase::Draining => "draining",
             Phase::Stopping => "stopping",
         }
@@ -62,18 +71,27 @@ pub struct Board {
     last_reload: Option<&'static str>,
 }
 
-pub type Shared = Rc<RefCell<Board>>;
+/// The board, shared by the supervisor and the status thread.
+#[derive(Clone)]
+pub struct Shared(Arc<Mutex<Board>>);
+
+impl Shared {
+    /// The board; a panic elsewhere while it was held leaves it readable.
+    pub fn lock(&self) -> MutexGuard<'_, Board> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 impl Board {
     pub fn new(sources: Vec<String>) -> Shared {
-        Rc::new(RefCell::new(Board {
+        Shared(Arc::new(Mutex::new(Board {
             phase: Phase::Gating,
             children: BTreeMap::new(),
             ready_after: None,
             sources,
             reloads: 0,
             last_reload: None,
-        }))
+        })))
     }
 
     pub fn phase(&self) -> Phase {
@@ -82,7 +100,8 @@ impl Board {
 
     /// Move to `phase`; a stop is never undone.
     pub fn enter(&mut self, phase: Phase) {
-        if !matches!((self.phase, phase), (Phase::Draining | Phase::Stopping, Phase::Gating | Phase::Ready)) {
+        let stopping = matches!(self.phase, Phase::Draining | Phase::Stopping);
+        if !(stopping && matches!(phase, Phase::Gating | Phase::Ready | Phase::Restarting)) {
             self.phase = phase;
         }
     }
@@ -151,60 +170,64 @@ pub fn socket_path() -> PathBuf {
     Path::new("/run/clawinit").join(format!("pid-{ns}.sock"))
 }
 
-/// The socket, removed when dropped (clawinit's exit).
+/// The socket, removed when dropped (clawinit's exit) if it is still the
+/// one this clawinit made; the lock is released after.
 pub struct Server {
     path: PathBuf,
+    inode: u64,
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Serve `board` to the allowed uids until the runtime ends. A socket that
-/// cannot be made (a read-only /run) is a warning: status and the drain
-/// signal for probe are then unavailable, nothing else changes.
+/// Serve `board` to the allowed uids from a thread of its own. A socket
+/// that cannot be made (a read-only /run, another clawinit's) is a warning:
+/// status and the drain signal for probe are then unavailable, nothing else
+/// changes. Call after `pid1::init`: the thread inherits its blocked signal
+/// mask, so no signal is ever delivered to it.
 pub fn serve(board: &Shared, allowed: Vec<u32>) -> Option<Server> {
     let path = socket_path();
-    let listener =
+    let (listener, server) =
         bind(&path).map_err(|e| tracing::warn!("cannot serve clawinit status at {}: {e}", path.display())).ok()?;
-    let board = Rc::clone(board);
-    tokio::task::spawn_local(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of descriptors, say: no busy loop in PID 1.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            let peer = stream.peer_cred().map(|c| c.uid()).ok();
-            if !peer.is_some_and(|uid| allowed.contains(&uid)) {
-                tracing::debug!(uid = ?peer, "status refused to this uid");
-                continue;
-            }
-            let mut body = board.borrow().snapshot(Instant::now()).to_string();
-            body.push('\n');
-            // One small write; a client that does not read is dropped.
-            let _ = tokio::time::timeout(Duration::from_secs(1), send(&stream, body.as_bytes())).await;
-        }
-    });
-    Some(Server { path })
-}
-
-async fn send(stream: &UnixStream, body: &[u8]) -> std::io::Result<()> {
-    let mut sent = 0;
-    while sent < body.len() {
-        stream.writable().await?;
-        match stream.try_write(&body[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+    let board = board.clone();
+    let spawned = std::thread::Builder::new()
+        .name("status".into())
+        .stack_size(256 << 10)
+        .spawn(move || answer_forever(&listener, &board, &allowed));
+    if let Err(e) = spawned {
+        tracing::warn!("cannot serve clawinit status: no thread: {e}");
+        return None;
     }
-    Ok(())
+    Some(server)
 }
 
-fn bind(path: &Path) -> std::io::Result<UnixListener> {
+fn answer_forever(listener: &UnixListener, board: &Shared, allowed: &[u32]) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept() else {
+            // Out of descriptors, say: no busy loop.
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let peer = peer_uid(&stream);
+        if !peer.is_some_and(|uid| allowed.contains(&uid)) {
+            tracing::debug!(uid = ?peer, "status refused to this uid");
+            continue;
+        }
+        let mut body = board.lock().snapshot(Instant::now()).to_string();
+        body.push('\n');
+        // One small write; a client that does not read is dropped after 1 s.
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = stream.write_all(body.as_bytes());
+    }
+}
+
+fn bind(path: &Path) -> std::io::Result<(UnixListener, Server)> {
     let dir = path.parent().unwrap_or(Path::new("/run"));
     std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
     let meta = std::fs::symlink_metadata(dir)?;
@@ -212,19 +235,33 @@ fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if !meta.is_dir() || !(meta.uid() == 0 || meta.uid() == me) || meta.mode() & 0o022 != 0 {
         return Err(std::io::Error::other("the directory is not root's own"));
     }
+    // Whoever holds the lock owns the socket: a live one is never replaced.
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path.with_extension("lock"))?;
+    let lock =
+        nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| match e {
+            nix::errno::Errno::EWOULDBLOCK => std::io::Error::other("another clawinit in this PID namespace serves it"),
+            other => std::io::Error::from(other),
+        })?;
     // A socket left by an earlier clawinit in this namespace (a crash).
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     // Anyone may connect; the peer's uid decides whether it is answered.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
-    Ok(listener)
+    let inode = std::fs::symlink_metadata(path)?.ino();
+    Ok((listener, Server { path: path.to_path_buf(), inode, _lock: lock }))
 }
 
 /// Ask the supervisor of this PID namespace for its state; `None` when none
 /// answers, or when the socket is not root's or our own.
 pub fn query() -> Option<Value> {
     let path = socket_path();
-    let stream = std::os::unix::net::UnixStream::connect(&path).ok()?;
+    let stream = UnixStream::connect(&path).ok()?;
     let server = peer_uid(&stream)?;
     let me = nix::unistd::geteuid().as_raw();
     if server != 0 && server != me {
@@ -236,7 +273,7 @@ pub fn query() -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
-fn peer_uid(stream: &std::os::unix::net::UnixStream) -> Option<u32> {
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -260,7 +297,7 @@ mod tests {
     #[test]
     fn phases_move_forward_and_a_stop_is_never_undone() {
         let board = Board::new(vec![]);
-        let mut b = board.borrow_mut();
+        let mut b = board.lock();
         assert_eq!(b.phase(), Phase::Gating);
         b.ready(Duration::from_millis(1200));
         assert_eq!(b.phase(), Phase::Ready);
@@ -278,7 +315,7 @@ mod tests {
     fn the_snapshot_has_the_contract_fields() {
         let t0 = Instant::now();
         let board = Board::new(vec!["CLAWINIT_SECRETS_FILE".into()]);
-        let mut b = board.borrow_mut();
+        let mut b = board.lock();
         b.spawned("gateway", 10, t0);
         b.exited("gateway", Ending::Exited(3));
         b.spawned("gateway", 11, t0 + Duration::from_secs(2));
