@@ -27,6 +27,8 @@ pub struct Sources {
     fingerprint: Option<[u8; 32]>,
     /// The directory the start read relative paths from, held open.
     workdir: StartDir,
+    /// The last reload failed: the watch retries it.
+    failing: bool,
 }
 
 impl Sources {
@@ -36,7 +38,7 @@ impl Sources {
         let fingerprint = (settings.secrets_watch > 0).then(|| fingerprint(settings));
         let workdir = StartDir::here()
             .map_err(|e| Failure::new(Exit::Internal, format!("cannot hold the start directory: {e}")))?;
-        Ok(Sources { settings: settings.clone(), owner: None, fingerprint, workdir })
+        Ok(Sources { settings: settings.clone(), owner: None, fingerprint, workdir, failing: false })
     }
 
     /// The account the state dir was handed to: files clawinit writes on a
@@ -48,6 +50,23 @@ impl Sources {
 
 impl Reload for Sources {
     fn reload(&mut self) -> Result<Reloaded, Failure> {
+        let result = self.read_again();
+        self.failing = result.is_err();
+        result
+    }
+
+    fn sources_changed(&mut self) -> bool {
+        // A start directory that is gone is a change: the reload says why.
+        let Ok(_back) = self.workdir.enter() else { return true };
+        // A failed reload is retried until one succeeds, even when the
+        // sources went back to what the children run on (the status then
+        // says so, instead of "failed" for good).
+        self.failing || self.fingerprint.is_some_and(|applied| applied != fingerprint(&self.settings))
+    }
+}
+
+impl Sources {
+    fn read_again(&mut self) -> Result<Reloaded, Failure> {
         let _back = self.workdir.enter().map_err(|why| Failure::new(Exit::NotFound, why))?;
         // What is read now is what the next check compares with, once this
         // reload has succeeded: a change it took is not reloaded twice.
@@ -59,12 +78,6 @@ impl Reload for Sources {
             self.fingerprint = seen;
         }
         Ok(Reloaded { env, config_written: prepared.written, port: prepared.port, sources })
-    }
-
-    fn sources_changed(&mut self) -> bool {
-        // A start directory that is gone is a change: the reload says why.
-        let Ok(_back) = self.workdir.enter() else { return true };
-        self.fingerprint.is_some_and(|applied| applied != fingerprint(&self.settings))
     }
 }
 

@@ -270,6 +270,72 @@ mod tests {
         assert_eq!(trim(b"sk"), b"sk");
     }
 
+    fn var(name: &str, value: &str) -> SecretVar {
+        SecretVar { name: name.into(), value: Zeroizing::new(value.as_bytes().to_vec()) }
+    }
+
+    #[test]
+    fn screening_drops_what_steers_clawinit_and_age_identities_by_name() {
+        for steering in ["OPENCLAW_CONFIG_PATH", "OPENCLAW_STATE_DIR", "OPENCLAW_HOME", "HOME", "OPENCLAW_GATEWAY_PORT"]
+        {
+            assert!(steers_clawinit(steering), "{steering}");
+        }
+        assert!(steers_clawinit("CLAWINIT_USER") && steers_clawinit("CLAWINIT_SECRETS_DIR"));
+        assert!(!steers_clawinit("OPENAI_API_KEY") && !steers_clawinit("OPENCLAW_GATEWAY_TOKEN"));
+        assert!(!steers_clawinit("HOMEPAGE") && !steers_clawinit("PATH"));
+        let mut vars = vec![
+            var("OPENAI_API_KEY", "sk"),
+            var("HOME", "/root"),
+            var("CLAWINIT_USER", "0"),
+            var("backup", "x age-secret-key-1qqqq y"),
+            var("NOTE", "AGE-SECRET-KEY"),
+        ];
+        let screened = screen(&mut vars);
+        assert_eq!(screened.steering, ["HOME", "CLAWINIT_USER"]);
+        assert_eq!(screened.age_identities, ["backup"]);
+        let kept: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(kept, ["OPENAI_API_KEY", "NOTE"], "a prefix without the dash is no identity");
+    }
+
+    /// As root (the tests run as root): a dir someone else owns or can write
+    /// is refused with 78; a sticky one is read, root's entries only.
+    #[test]
+    fn a_secrets_dir_others_can_change_is_refused_or_read_for_roots_entries_only() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("clawinit-sources-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("A"), "root\n").unwrap();
+        std::fs::write(dir.join("B"), "nobody\n").unwrap();
+        std::os::unix::fs::chown(dir.join("B"), Some(65534), None).unwrap();
+        std::fs::write(dir.join("SKIPPED"), "key\n").unwrap();
+        let skip = [inode(&dir.join("SKIPPED")).unwrap()];
+        let names = |l: &Loaded| l.vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+
+        let loaded = from_dir(&dir, &skip).unwrap();
+        assert_eq!(names(&loaded), ["A", "B"]);
+        assert_eq!(loaded.own_files, ["SKIPPED"]);
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let loaded = from_dir(&dir, &skip).unwrap();
+        assert_eq!((names(&loaded), loaded.untrusted), (vec!["A".to_string()], vec!["B".to_string()]));
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let refused = from_dir(&dir, &skip).err().unwrap();
+        assert_eq!(refused.exit, Exit::Config);
+        assert!(refused.message.contains("writable by its group or others"), "{}", refused.message);
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let refused = from_dir(&dir, &skip).err().unwrap();
+        assert_eq!(refused.exit, Exit::Config);
+        assert!(refused.message.contains("owned by uid 65534"), "{}", refused.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn both_name_and_name_file_is_a_usage_error() {
         let env = |n: &str| match n {

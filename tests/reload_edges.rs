@@ -134,10 +134,17 @@ fn a_rotated_gateway_token_keeps_the_gateway_and_the_worker_matching() {
 /// `status` says `gating` forever.
 #[test]
 fn a_reload_that_moves_the_gateway_port_re_gates_on_the_new_port() {
+    // The port comes from clawinit's own environment or the config, never
+    // from a secret source (tests/trust.rs): moved here by the overlay, with
+    // a key change that restarts the gateway.
     let home = Scratch::new("rr-port");
-    let (dir, dir_s) = secrets_dir(&home, "OPENCLAW_GATEWAY_PORT", "18789");
-    let (running, log) = start(&home, &[("CLAWINIT_SECRETS_DIR", &dir_s)]);
-    write_secret(&dir, "OPENCLAW_GATEWAY_PORT", "18790");
+    let (dir, dir_s) = secrets_dir(&home, "OPENAI_API_KEY", "sk-1");
+    let overlay = home.0.join("overlay.json5");
+    std::fs::write(&overlay, "{ gateway: { port: 18789 } }").unwrap();
+    let overlay_s = overlay.display().to_string();
+    let (running, log) = start(&home, &[("CLAWINIT_SECRETS_DIR", &dir_s), ("CLAWINIT_CONFIG_OVERLAY", &overlay_s)]);
+    std::fs::write(&overlay, "{ gateway: { port: 18790 } }").unwrap();
+    write_secret(&dir, "OPENAI_API_KEY", "sk-2");
     running.signal(Signal::SIGHUP);
     wait_for_count(&log, "gateway start", 2);
     let ready = eventually(Duration::from_secs(6), || status(&running).is_some_and(|s| s["phase"] == "ready"));

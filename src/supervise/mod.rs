@@ -117,7 +117,7 @@ pub fn run(
 ) -> Result<Exit, Failure> {
     block_on(async {
         let mut s = Supervisor::new(pid1, env, user, Some(reloader))?;
-        s.board = status::Board::new(options.secret_sources.clone());
+        s.board = status::Board::shared(options.secret_sources.clone());
         s.watch = options.watch.map(reload::Watch::new);
         s.port = options.port;
         let allowed = [Some(0), Some(nix::unistd::geteuid().as_raw()), user.map(|u| u.uid.as_raw())];
@@ -251,7 +251,7 @@ impl<'a> Supervisor<'a> {
             reload_failing: None,
             watch: None,
             gateway_starts: policy::Starts::default(),
-            board: status::Board::new(Vec::new()),
+            board: status::Board::shared(Vec::new()),
         })
     }
 

@@ -83,7 +83,7 @@ impl Shared {
 }
 
 impl Board {
-    pub fn new(sources: Vec<String>) -> Shared {
+    pub fn shared(sources: Vec<String>) -> Shared {
         Shared(Arc::new(Mutex::new(Board {
             phase: Phase::Gating,
             children: BTreeMap::new(),
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn phases_move_forward_and_a_stop_is_never_undone() {
-        let board = Board::new(vec![]);
+        let board = Board::shared(vec![]);
         let mut b = board.lock();
         assert_eq!(b.phase(), Phase::Gating);
         b.ready(Duration::from_millis(1200));
@@ -312,9 +312,23 @@ mod tests {
     }
 
     #[test]
+    fn restarting_is_shown_until_the_next_start_and_never_undoes_a_stop() {
+        let board = Board::shared(vec![]);
+        let mut b = board.lock();
+        b.ready(Duration::from_millis(10));
+        b.enter(Phase::Restarting);
+        assert_eq!(b.snapshot(Instant::now())["phase"], "restarting");
+        b.enter(Phase::Gating);
+        assert_eq!(b.phase(), Phase::Gating);
+        b.enter(Phase::Stopping);
+        b.enter(Phase::Restarting);
+        assert_eq!(b.phase(), Phase::Stopping);
+    }
+
+    #[test]
     fn the_snapshot_has_the_contract_fields() {
         let t0 = Instant::now();
-        let board = Board::new(vec!["CLAWINIT_SECRETS_FILE".into()]);
+        let board = Board::shared(vec!["CLAWINIT_SECRETS_FILE".into()]);
         let mut b = board.lock();
         b.spawned("gateway", 10, t0);
         b.exited("gateway", Ending::Exited(3));

@@ -10,7 +10,7 @@ FAKE_LOG           file to append events to: "gateway start", "gateway ready-at 
                    /readyz turns ready), "gateway ready <t>" (first ready answer), "gateway term";
                    and "stamp start <t>", "stamp exit <t>" (the benchmark's clock)
 FAKE_DAEMONS       spawn this many short-lived daemonized helpers per second (orphans)
-Port: OPENCLAW_GATEWAY_PORT (default 18789).
+Port: OPENCLAW_GATEWAY_PORT, else the config's gateway.port, else 18789.
 """
 import json
 import os
@@ -41,7 +41,21 @@ ready_after = num("FAKE_READY_AFTER", 0)
 html = os.environ.get("FAKE_HTML") == "1"
 exit_after = num("FAKE_EXIT_AFTER", None)
 term_delay = num("FAKE_TERM_DELAY", 0)
-port = int(os.environ.get("OPENCLAW_GATEWAY_PORT", "18789"))
+
+
+def configured_port():
+    """OpenClaw's precedence: OPENCLAW_GATEWAY_PORT, then the config's gateway.port."""
+    if os.environ.get("OPENCLAW_GATEWAY_PORT"):
+        return int(os.environ["OPENCLAW_GATEWAY_PORT"])
+    config = os.environ.get("OPENCLAW_CONFIG_PATH") or os.path.join(os.environ.get("OPENCLAW_STATE_DIR", ""), "openclaw.json")
+    try:
+        with open(config) as f:
+            return int(json.load(f)["gateway"]["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 18789
+
+
+port = configured_port()
 listening_at = None
 announced = False
 
