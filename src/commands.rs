@@ -95,11 +95,17 @@ pub fn children_env(
     let from_file_vars = sources::from_file_variables(|name| std::env::var_os(name))?;
     for loaded in from_dir.into_iter().chain([from_file_vars]) {
         if !loaded.own_files.is_empty() {
-            let names = loaded.own_files.join(",");
+            let names = sources::shown_names(loaded.own_files.iter().map(String::as_str));
             tracing::debug!(names = %names, "{}: the age identity or SOPS files there are not variables: skipped", loaded.label);
         }
+        if let Some(why) = &loaded.unsafe_dir {
+            tracing::warn!(
+                "{}: {why}; read anyway: clawinit is not root, its children run as its own uid",
+                loaded.label
+            );
+        }
         if !loaded.untrusted.is_empty() {
-            let names = loaded.untrusted.join(",");
+            let names = sources::shown_names(loaded.untrusted.iter().map(String::as_str));
             tracing::warn!(names = %names, "{}: entries of a shared directory that are not root's: skipped", loaded.label);
         }
         warn_screened(&loaded.label, &loaded.screened);

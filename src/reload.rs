@@ -63,6 +63,10 @@ impl Reload for Sources {
         // says so, instead of "failed" for good).
         self.failing || self.fingerprint.is_some_and(|applied| applied != fingerprint(&self.settings))
     }
+
+    fn refused(&mut self) {
+        self.failing = true;
+    }
 }
 
 impl Sources {

@@ -61,7 +61,13 @@ pub struct Loaded {
     pub own_files: Vec<String>,
     /// What `screen` removed from `vars`.
     pub screened: Screened,
+    /// Why the dir is not safe, when clawinit (not root) reads it anyway.
+    pub unsafe_dir: Option<String>,
 }
+
+/// The most entries a secrets dir may hold (a Kubernetes Secret holds at
+/// most 1 MiB in all): listing a shared dir stays bounded.
+const DIR_ENTRIES_LIMIT: usize = 4096;
 
 /// A file's identity, to recognise the same file under another name.
 pub type Inode = (u64, u64);
@@ -76,25 +82,39 @@ pub fn inode(path: &Path) -> Option<Inode> {
 /// compose layout keeps them in the same dir). The dir decides what root's
 /// children run with, so only root (or clawinit's uid) may change it: one
 /// owned by anyone else, or writable by others, is refused (78), unless it
-/// is sticky (a Kubernetes Secret volume's tmpfs): then only root's entries
-/// are read. A read-only mount is trusted as it is.
+/// is sticky (a shared directory like `/tmp`): then only root's entries are
+/// read. A read-only mount (a Kubernetes Secret volume) is trusted as it is.
+/// Without root, an unsafe dir is read with a warning (`unsafe_dir`).
 pub fn from_dir(dir: &Path, skip: &[Inode]) -> Result<Loaded, Failure> {
     let fail =
         |e: FileError| Failure::new(Exit::SecretsMissing, format!("{}: CLAWINIT_SECRETS_DIR: {e}", dir.display()));
     let handle = files::open_dir(dir).map_err(fail)?;
-    let shared = check_dir(&handle)
-        .map_err(|why| Failure::new(Exit::Config, format!("{}: CLAWINIT_SECRETS_DIR: {why}", dir.display())))?;
-    let copy = nix::unistd::dup(&handle).map_err(|e| fail(e.into()))?;
-    let entries = nix::dir::Dir::from_fd(copy).map_err(|e| fail(e.into()))?;
-    let mut names: Vec<OsString> = entries
-        .into_iter()
-        .flatten()
-        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
-        .filter(|n| n.to_str().is_some_and(is_variable_name))
-        .collect();
-    names.sort();
     let label = format!("CLAWINIT_SECRETS_DIR ({})", dir.display());
     let mut loaded = Loaded { label, ..Loaded::default() };
+    let shared = match check_dir(&handle) {
+        Ok(shared) => shared,
+        // Without root, the children run as clawinit's own uid: a warning
+        // (OpenShift's group-0 directories), not a refusal.
+        Err(why) if !nix::unistd::geteuid().is_root() => {
+            loaded.unsafe_dir = Some(why);
+            false
+        }
+        Err(why) => return Err(Failure::new(Exit::Config, format!("{}: CLAWINIT_SECRETS_DIR: {why}", dir.display()))),
+    };
+    let copy = nix::unistd::dup(&handle).map_err(|e| fail(e.into()))?;
+    let entries = nix::dir::Dir::from_fd(copy).map_err(|e| fail(e.into()))?;
+    let mut names = Vec::new();
+    for (n, entry) in entries.into_iter().flatten().enumerate() {
+        if n >= DIR_ENTRIES_LIMIT {
+            let why = format!("more than {DIR_ENTRIES_LIMIT} entries");
+            return Err(Failure::new(Exit::SecretsMissing, format!("{}: CLAWINIT_SECRETS_DIR: {why}", dir.display())));
+        }
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name.to_str().is_some_and(is_variable_name) {
+            names.push(name.to_os_string());
+        }
+    }
+    names.sort();
     for name in names {
         let shown = name.to_string_lossy().into_owned();
         if shared && !root_entry(&handle, &name) {
@@ -224,11 +244,16 @@ pub fn from_file_variables(lookup: impl Fn(&str) -> Option<OsString>) -> Result<
 /// The names a source provides, for the log and `status`: escaped (a name
 /// from a file cannot forge a line), at most 32, then how many more.
 pub fn names_of(vars: &[SecretVar]) -> String {
+    shown_names(vars.iter().map(|v| v.name.as_str()))
+}
+
+/// Names for one log line: escaped, at most 32, then how many more.
+pub fn shown_names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     const SHOWN: usize = 32;
-    let mut text: Vec<String> =
-        vars.iter().take(SHOWN).map(|v| crate::environment::shown_name(v.name.as_bytes())).collect();
-    if vars.len() > SHOWN {
-        text.push(format!("and {} more", vars.len() - SHOWN));
+    let total = names.len();
+    let mut text: Vec<String> = names.take(SHOWN).map(|n| crate::environment::shown_name(n.as_bytes())).collect();
+    if total > SHOWN {
+        text.push(format!("and {} more", total - SHOWN));
     }
     text.join(",")
 }
@@ -333,6 +358,23 @@ mod tests {
         let refused = from_dir(&dir, &skip).err().unwrap();
         assert_eq!(refused.exit, Exit::Config);
         assert!(refused.message.contains("owned by uid 65534"), "{}", refused.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dir_with_too_many_entries_is_refused_before_any_is_read() {
+        let dir = std::env::temp_dir().join(format!("clawinit-sources-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        for n in 0..DIR_ENTRIES_LIMIT - 2 {
+            std::fs::write(dir.join(format!("V{n}")), "x").unwrap();
+        }
+        assert_eq!(from_dir(&dir, &[]).unwrap().vars.len(), DIR_ENTRIES_LIMIT - 2, "with . and ..");
+        for n in 0..3 {
+            std::fs::write(dir.join(format!("W{n}")), "x").unwrap();
+        }
+        let refused = from_dir(&dir, &[]).err().unwrap();
+        assert!(refused.message.ends_with("more than 4096 entries"), "{}", refused.message);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

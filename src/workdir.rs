@@ -31,13 +31,22 @@ impl StartDir {
         self.handle.as_raw_fd()
     }
 
-    /// Why it can no longer be entered: removed (no link left), or unreadable.
+    /// Why it can no longer be entered: removed, or unreadable. A removed
+    /// directory has no link left; on overlayfs (a container's root) its
+    /// count stays 1, and the kernel's name for the handle says "(deleted)".
     pub fn gone(&self) -> Option<String> {
+        let removed = || format!("the start directory {} was removed", self.shown.display());
         match fstat(&self.handle) {
-            Ok(stat) if stat.st_nlink > 0 => None,
-            Ok(_) => Some(format!("the start directory {} was removed", self.shown.display())),
+            Ok(stat) if stat.st_nlink == 0 => Some(removed()),
+            Ok(_) if self.unlinked_by_name() => Some(removed()),
+            Ok(_) => None,
             Err(e) => Some(format!("the start directory {}: {e}", self.shown.display())),
         }
+    }
+
+    fn unlinked_by_name(&self) -> bool {
+        std::fs::read_link(format!("/proc/self/fd/{}", self.handle.as_raw_fd()))
+            .is_ok_and(|name| name.as_os_str().as_encoded_bytes().ends_with(b" (deleted)"))
     }
 
     /// Make it the current directory until the guard is dropped, which goes

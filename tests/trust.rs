@@ -413,3 +413,32 @@ fn the_start_directory_owned_by_nobody_else_is_still_fine() {
     assert!(!stderr.contains("WARN"), "{stderr}");
     assert_eq!(std::fs::metadata(&dir).unwrap().uid(), 0);
 }
+
+/// Without root (an arbitrary uid, OpenShift's group-0 directories) the
+/// children run as clawinit's own uid: an unsafe secrets dir is read, with a
+/// warning that says why, instead of being refused.
+#[test]
+fn without_root_an_unsafe_secrets_dir_is_a_warning() {
+    let home = Scratch::new("t-nonroot");
+    mode(&home.0, 0o755);
+    let dir = home.0.join("secrets");
+    std::fs::create_dir(&dir).unwrap();
+    write_secret(&dir, "OPENAI_API_KEY", "sk-nonroot");
+    mode(&dir, 0o777);
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .arg("check")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home.0)
+        .env("OPENCLAW_STATE_DIR", home.0.join("state"))
+        .env("CLAWINIT_SECRETS_DIR", &dir)
+        .env("CLAWINIT_GATEWAY_CMD", "/bin/true")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert!(stderr.contains("writable by its group or others") && stderr.contains("clawinit is not root"), "{stderr}");
+    assert!(!stderr.contains("sk-nonroot"), "{stderr}");
+}

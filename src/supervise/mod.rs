@@ -224,6 +224,8 @@ struct Supervisor<'a> {
     /// The last reload failed, with this line: a retry that fails the same
     /// way says so at debug only (the watch retries every period).
     reload_failing: Option<String>,
+    /// The reload under way was asked for by the watch (not a HUP).
+    watch_triggered: bool,
     watch: Option<reload::Watch>,
     gateway_starts: policy::Starts,
     board: status::Shared,
@@ -249,6 +251,7 @@ impl<'a> Supervisor<'a> {
             queued: VecDeque::new(),
             reload_again: false,
             reload_failing: None,
+            watch_triggered: false,
             watch: None,
             gateway_starts: policy::Starts::default(),
             board: status::Board::shared(Vec::new()),

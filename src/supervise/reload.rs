@@ -31,9 +31,14 @@ pub trait Reload {
     /// re-rendered (and written if it changed). An error changes nothing.
     fn reload(&mut self) -> Result<Reloaded, Failure>;
 
-    /// Whether any source's content differs from the last call (or the last
-    /// reload): the watch's check. Cheap: reads bytes, decrypts nothing.
+    /// Whether any source's content differs from what the children run on,
+    /// or the last reload failed: the watch's check. Cheap: reads bytes,
+    /// decrypts nothing.
     fn sources_changed(&mut self) -> bool;
+
+    /// The supervisor refused what the last `reload` returned (`execve`
+    /// would not take it): the watch must try again.
+    fn refused(&mut self);
 }
 
 /// A successful reload: the environment the children would get now.
@@ -50,11 +55,30 @@ pub struct Reloaded {
 pub struct Watch {
     period: Duration,
     next_at: Instant,
+    /// Reloads failed in a row: retries back off, so a failure that lasts
+    /// (the user holding the config lock on purpose) cannot keep PID 1 busy
+    /// decrypting, or a key command running, every period.
+    failures: u32,
 }
+
+/// The longest pause between retries of a failing reload (unless the
+/// period itself is longer).
+const RETRY_LONGEST: Duration = Duration::from_secs(300);
 
 impl Watch {
     pub fn new(period: Duration) -> Watch {
-        Watch { period, next_at: later(Instant::now(), period) }
+        Watch { period, next_at: later(Instant::now(), period), failures: 0 }
+    }
+
+    /// The pause before the next check after `failures` failed reloads in a
+    /// row: the period, doubling per failure, up to `RETRY_LONGEST`.
+    fn pause(period: Duration, failures: u32) -> Duration {
+        period.saturating_mul(1 << failures.min(16)).min(period.max(RETRY_LONGEST))
+    }
+
+    fn reload_failed(&mut self, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        self.next_at = later(now, Watch::pause(self.period, self.failures));
     }
 
     /// When the next check is due, if there is a watch: a copy, so waiting
@@ -77,11 +101,12 @@ impl Supervisor<'_> {
     /// The watch's check: whether a reload is due. Schedules the next check.
     pub(super) fn watch_saw_change(&mut self) -> bool {
         let Some(watch) = self.watch.as_mut() else { return false };
-        watch.next_at = later(Instant::now(), watch.period);
+        watch.next_at = later(Instant::now(), Watch::pause(watch.period, watch.failures));
         let changed = self.reloader.as_mut().is_some_and(|r| r.sources_changed());
         if changed && self.reload_failing.is_none() {
             tracing::info!("a secrets source or the overlay changed: reloading (CLAWINIT_SECRETS_WATCH)");
         }
+        self.watch_triggered = changed;
         changed
     }
 
@@ -103,12 +128,14 @@ impl Supervisor<'_> {
     }
 
     async fn reload_once(&mut self, gateway: &Command, options: &RunOptions) -> Option<Instant> {
+        let by_watch = std::mem::take(&mut self.watch_triggered);
         let reloader = self.reloader.as_mut()?;
         let started = std::time::Instant::now();
         // Everything that can fail is checked before anything is stopped.
         let fresh = reloader.reload().and_then(|fresh| match fresh.env.fits_exec(&gateway.argv) {
             Ok(()) => Ok(fresh),
             Err(why) => {
+                reloader.refused();
                 Err(Failure::new(crate::exit::Exit::Usage, format!("no program could be started with it: {why}")))
             }
         });
@@ -121,8 +148,12 @@ impl Supervisor<'_> {
             }
             Err(failure) => {
                 let line = failure.to_string();
-                if self.reload_failing.as_ref() == Some(&line) {
-                    // The watch retries each period: one line for a failure that lasts.
+                if let Some(watch) = self.watch.as_mut() {
+                    watch.reload_failed(Instant::now());
+                }
+                if by_watch && self.reload_failing.as_ref() == Some(&line) {
+                    // The watch's retries: one line for a failure that lasts
+                    // (a HUP always gets its line).
                     tracing::debug!("reload failed again: {line}");
                 } else {
                     tracing::error!("reload failed; everything keeps running on the old values: {line}");
@@ -133,6 +164,9 @@ impl Supervisor<'_> {
             }
         };
         self.reload_failing = None;
+        if let Some(watch) = self.watch.as_mut() {
+            watch.failures = 0;
+        }
         self.port = fresh.port;
         let changed = self.env.changed_names(&fresh.env);
         let took_us = started.elapsed().as_micros() as u64;
@@ -175,7 +209,11 @@ impl Supervisor<'_> {
         if self.stop_queued() {
             return None;
         }
-        self.respawn(Role::Gateway, gateway);
+        if !self.respawn(Role::Gateway, gateway) {
+            // Its 126/127 is queued: a start under the restart policy and limit.
+            self.gateway_starts.record(Instant::now());
+            return None;
+        }
         Some(stopped)
     }
 
@@ -256,5 +294,19 @@ impl Supervisor<'_> {
     /// stop comes next.
     fn stop_queued(&self) -> bool {
         self.queued.iter().any(|e| matches!(e, Event::Signal(s) if starts_shutdown(*s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_reloads_back_off_from_the_period_to_five_minutes() {
+        let second = Duration::from_secs(1);
+        let pauses: Vec<u64> = (0..12).map(|n| Watch::pause(second, n).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(Watch::pause(Duration::from_secs(600), 3), Duration::from_secs(600), "never below the period");
+        assert_eq!(Watch::pause(Duration::MAX, u32::MAX), Duration::MAX, "no overflow");
     }
 }

@@ -3,6 +3,7 @@
 //! failure comes back over a close-on-exec pipe as 126/127 with one line.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{execve, fork, getpid, pipe2, read, setpgid, tcsetpgrp, write, ForkResult, Pid};
+use nix::unistd::{fork, getpid, pipe2, read, setpgid, tcsetpgrp, write, ForkResult, Pid};
 
 use super::pid1::Pid1;
 use crate::account::Account;
@@ -81,6 +82,7 @@ pub fn spawn(
         plan.envp.iter().map(|e| CStr::from_bytes_with_nul(e)).collect::<Result<_, _>>().map_err(|_| {
             Failure::new(Exit::Internal, format!("{shown}: an environment entry is not NUL-terminated"))
         })?;
+    let exec = ExecArrays::new(&plan.argv, &envp);
 
     // A start directory that was removed fails the start, as a chdir by
     // path would: the child never runs in a directory nobody can see.
@@ -95,7 +97,7 @@ pub fn spawn(
     match unsafe { fork() }.map_err(|e| internal("fork", e))? {
         ForkResult::Child => {
             drop(err_read);
-            let errno = exec_child(&plan, &envp);
+            let errno = exec_child(&plan, &exec);
             let _ = write(&err_write, &(errno as i32).to_ne_bytes());
             // SAFETY: _exit skips atexit handlers and destructors the parent owns.
             unsafe { nix::libc::_exit(127) }
@@ -124,13 +126,32 @@ pub fn spawn(
     }
 }
 
+/// `execve`'s argument and environment arrays, built before the fork: the
+/// child allocates nothing (another thread may hold the allocator's lock).
+struct ExecArrays {
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl ExecArrays {
+    fn new(argv: &[CString], envp: &[&CStr]) -> ExecArrays {
+        let terminated = |ptrs: Vec<*const libc::c_char>| ptrs.into_iter().chain([std::ptr::null()]).collect();
+        ExecArrays {
+            argv: terminated(argv.iter().map(|a| a.as_ptr()).collect()),
+            envp: terminated(envp.iter().map(|e| e.as_ptr()).collect()),
+        }
+    }
+}
+
 /// In the forked child: isolate, restore, drop privileges, exec. Returns
 /// only on failure.
-fn exec_child(plan: &ExecPlan, envp: &[&CStr]) -> Errno {
+fn exec_child(plan: &ExecPlan, exec: &ExecArrays) -> Errno {
     // Own process group, so signals reach the child's whole tree; hand it the
     // terminal if there is one (as tini does), while TTOU is ignored.
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    let _ = tcsetpgrp(std::io::stdin(), getpid());
+    // SAFETY: fd 0 is only borrowed for the call (std's `stdin()` would
+    // allocate its buffer here, after the fork).
+    let _ = tcsetpgrp(unsafe { BorrowedFd::borrow_raw(0) }, getpid());
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
@@ -151,10 +172,9 @@ fn exec_child(plan: &ExecPlan, envp: &[&CStr]) -> Errno {
             return e;
         }
     }
-    match execve(&plan.path, &plan.argv, envp) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    }
+    // SAFETY: NUL-terminated arrays of pointers into `plan`, built before the fork.
+    unsafe { libc::execve(plan.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr()) };
+    Errno::last()
 }
 
 /// Mark every fd above 2 close-on-exec (the error pipe is already), so the
