@@ -83,7 +83,9 @@ fn detect(content: &[u8]) -> Option<StoreKind> {
     if *first == b'{' {
         return Some(StoreKind::Json);
     }
-    let has_line = |prefix: &[u8]| content.split(|b| *b == b'\n').any(|line| line.starts_with(prefix));
+    // From the end: sops writes its metadata last, so a real file answers
+    // in a few lines instead of a scan of every value.
+    let has_line = |prefix: &[u8]| content.rsplit(|b| *b == b'\n').any(|line| line.starts_with(prefix));
     if has_line(b"sops_") {
         return Some(StoreKind::Dotenv);
     }
