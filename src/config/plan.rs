@@ -10,6 +10,7 @@ use super::state::State;
 pub use crate::environment::Lookup;
 use crate::exit::{Exit, Failure};
 use crate::names;
+use crate::openclaw_version::{self, Release};
 use crate::settings::KeyRefs;
 
 /// How an entry meets what is already in the file.
@@ -40,6 +41,8 @@ pub struct Plan {
     pub deletes: Vec<Path>,
     /// One line per enabled provider, for the summary.
     pub providers: Vec<String>,
+    /// What the target release cannot express, one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -66,6 +69,7 @@ pub fn plan(
     owned: &State,
     overlay: Option<&Value>,
     refs: KeyRefs,
+    release: Option<&Release>,
 ) -> Result<Plan, Failure> {
     let mut plan = Plan::default();
     gateway(env, existing, &mut plan)?;
@@ -73,7 +77,7 @@ pub fn plan(
     for e in &enabled {
         provider_block(env, e, refs, &mut plan)?;
     }
-    models(env, existing, owned, &enabled, &mut plan)?;
+    models(env, existing, owned, &enabled, release, &mut plan)?;
     if let Some(overlay) = overlay {
         flatten_overlay(overlay, &mut Vec::new(), &mut plan);
     }
@@ -206,6 +210,7 @@ fn models(
     existing: &Value,
     owned: &State,
     enabled: &[Enabled],
+    release: Option<&Release>,
     plan: &mut Plan,
 ) -> Result<(), Failure> {
     let env_primary = setting(env, names::OPENCLAW_AGENT_MODEL)?;
@@ -260,10 +265,16 @@ fn models(
         check_ref(names::OPENCLAW_SUBAGENT_MODEL, &model)?;
         plan.add("agents.defaults.subagents.model", json!(model), Rule::Wins, names::OPENCLAW_SUBAGENT_MODEL);
     }
-    aliases(env, existing, owned, plan)
+    aliases(env, existing, owned, release, plan)
 }
 
-fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) -> Result<(), Failure> {
+fn aliases(
+    env: &impl Lookup,
+    existing: &Value,
+    owned: &State,
+    release: Option<&Release>,
+    plan: &mut Plan,
+) -> Result<(), Failure> {
     const VAR: &str = names::OPENCLAW_MODEL_ALIASES;
     let Some(list) = setting(env, VAR)? else { return Ok(()) };
     for (i, item) in split_list(&list).iter().enumerate() {
@@ -284,7 +295,15 @@ fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) 
     let user_map =
         json::get(existing, &path("agents.defaults.models")).is_some_and(|m| !json::is_empty_object(Some(m)));
     if !user_map || owned.recorded(&policy).is_some() {
-        plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR);
+        match (openclaw_version::has_model_policy(release), release) {
+            (true, _) | (false, None) => plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR),
+            // Before 2026.8 the key is unknown (the gateway would refuse the
+            // file) and the map is always an allowlist: say so.
+            (false, Some(release)) => plan.warnings.push(format!(
+                "{VAR}: OpenClaw {release} has no agents.defaults.modelPolicy, so the aliased models are also \
+                 the only ones /model allows (2026.8 and later: aliases only)"
+            )),
+        }
     }
     Ok(())
 }
@@ -334,4 +353,48 @@ fn setting(env: &impl Lookup, name: &str) -> Result<Option<String>, Failure> {
 
 fn bad(name: &str, expected: &str) -> Failure {
     Failure::new(Exit::Usage, format!("{name}: invalid value (expected {expected})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with_aliases(release: Option<&str>) -> Plan {
+        let env: HashMap<String, String> = [("OPENAI_API_KEY", "k"), ("OPENCLAW_MODEL_ALIASES", "gpt=openai/gpt-5.4")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let release: Option<Release> = release.map(|r| r.parse().unwrap());
+        plan(&env, &Value::Null, &State::default(), None, KeyRefs::Secretref, release.as_ref()).unwrap()
+    }
+
+    fn writes_model_policy(plan: &Plan) -> bool {
+        plan.entries.iter().any(|e| e.path == path("agents.defaults.modelPolicy"))
+    }
+
+    #[test]
+    fn aliases_get_an_empty_model_policy_from_2026_8_on() {
+        for release in [Some("2026.8.1"), Some("2026.9.6"), None] {
+            let plan = with_aliases(release);
+            assert!(writes_model_policy(&plan), "{release:?}");
+            assert!(plan.warnings.is_empty(), "{release:?}: {:?}", plan.warnings);
+        }
+    }
+
+    #[test]
+    fn before_2026_8_no_model_policy_and_a_warning_that_aliases_restrict() {
+        for release in ["2026.6.35", "2026.7.35"] {
+            let plan = with_aliases(Some(release));
+            assert!(!writes_model_policy(&plan), "{release} rejects the key");
+            assert_eq!(plan.warnings.len(), 1);
+            assert!(
+                plan.warnings[0].contains(release) && plan.warnings[0].contains("modelPolicy"),
+                "{:?}",
+                plan.warnings
+            );
+            let aliased = path("agents.defaults.models");
+            assert!(plan.entries.iter().any(|e| e.path.starts_with(&aliased)), "the aliases are still written");
+        }
+    }
 }
