@@ -89,12 +89,26 @@ pub fn openclaw() -> &'static Path {
     })
 }
 
+/// Another OpenClaw release (the version matrix, the oldest's e2e start),
+/// installed beside the pinned one by the same script on first use.
+pub fn openclaw_release(version: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-openclaw.sh");
+    let out = Command::new(&script).arg(version).output().expect("run scripts/install-openclaw.sh");
+    assert!(out.status.success(), "install-openclaw.sh {version} failed: {}", text(&out.stderr));
+    PathBuf::from(text(&out.stdout).trim().lines().last().expect("the script prints the CLI path"))
+}
+
 /// `openclaw config validate --json` on `config` with `env` (the variables the
 /// config references): must be valid with no warnings.
 pub fn assert_openclaw_accepts(config: &Path, env: &[(&str, &str)]) {
+    assert_release_accepts(openclaw(), config, env)
+}
+
+/// `assert_openclaw_accepts` with the CLI of any installed release.
+pub fn assert_release_accepts(cli: &Path, config: &Path, env: &[(&str, &str)]) {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let state = Scratch::new(&format!("validate-{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    let mut cmd = Command::new(openclaw());
+    let mut cmd = Command::new(cli);
     cmd.args(["config", "validate", "--json"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
