@@ -36,7 +36,9 @@ fn releases() -> Vec<Release> {
     let mut list: Vec<Release> = fs::read_dir(repo("schema/releases"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .map(|name| name.strip_suffix(".schema.json").unwrap_or_else(|| panic!("schema/releases/{name}")).parse().unwrap())
+        .map(|name| {
+            name.strip_suffix(".schema.json").unwrap_or_else(|| panic!("schema/releases/{name}")).parse().unwrap()
+        })
         .collect();
     list.sort();
     list
@@ -120,9 +122,15 @@ impl Scenario {
         let existing = self.existing.as_deref().map(|t| store::parse(file, t).unwrap());
         let overlay = self.overlay.map(|t| store::parse(file, t).unwrap());
         let null = Value::Null;
-        let planned =
-            plan(&self.env, existing.as_ref().unwrap_or(&null), &State::default(), overlay.as_ref(), self.refs, release)
-                .unwrap();
+        let planned = plan(
+            &self.env,
+            existing.as_ref().unwrap_or(&null),
+            &State::default(),
+            overlay.as_ref(),
+            self.refs,
+            release,
+        )
+        .unwrap();
         let rendered = render(existing, &State::default(), &planned);
         (to_openclaw_bytes(&rendered.doc), planned.warnings)
     }
@@ -258,7 +266,8 @@ fn first_failing_path(validator: &jsonschema::Validator, doc: &Value) -> Option<
     Some(if path.is_empty() { format!("(root): {error}") } else { path.join(".") })
 }
 
-const TABLE_START: &str = "<!-- version-matrix: written by tests/versions.rs (CLAWINIT_BLESS=1 cargo test --test versions) -->";
+const TABLE_START: &str =
+    "<!-- version-matrix: written by tests/versions.rs (CLAWINIT_BLESS=1 cargo test --test versions) -->";
 const TABLE_END: &str = "<!-- /version-matrix -->";
 const MARKS: [&str; 9] = ["¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"];
 
@@ -339,7 +348,11 @@ fn assert_readme_table(table: &str) {
         fs::write(&path, updated).unwrap();
         return;
     }
-    assert_eq!(current, table.trim_end(), "the README's version matrix is stale: CLAWINIT_BLESS=1 cargo test --test versions");
+    assert_eq!(
+        current,
+        table.trim_end(),
+        "the README's version matrix is stale: CLAWINIT_BLESS=1 cargo test --test versions"
+    );
 }
 
 #[test]
@@ -417,4 +430,197 @@ fn the_known_drift_as_each_schema_states_it() {
         assert_eq!(check(serde_json::json!({"agents": {"defaults": {"model": "openai/gpt-5.4"}}})), None);
         assert_eq!(check(serde_json::json!({"gateway": {"bogus": 1}})).as_deref(), Some("gateway.bogus"), "{release}");
     }
+}
+
+// ---- The start's version check, with a fake OpenClaw and its package.json ----
+
+/// A fake OpenClaw install: `dir/openclaw` (records that it ran) and a
+/// `package.json` beside it; a HOME with an empty state dir.
+struct FakeInstall {
+    scratch: Scratch,
+}
+
+impl FakeInstall {
+    fn new(name: &str, package_json: Option<&str>) -> FakeInstall {
+        let scratch = Scratch::new(&format!("versions-{name}"));
+        let bin = scratch.0.join("oc");
+        fs::create_dir_all(&bin).unwrap();
+        fs::create_dir_all(scratch.0.join("home")).unwrap();
+        let program = bin.join("openclaw");
+        fs::write(&program, format!("#!/bin/sh\necho \"$@\" > {}\n", scratch.0.join("ran").display())).unwrap();
+        fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        if let Some(text) = package_json {
+            fs::write(bin.join("package.json"), text).unwrap();
+        }
+        FakeInstall { scratch }
+    }
+
+    fn with_version(name: &str, version: &str) -> FakeInstall {
+        FakeInstall::new(name, Some(&format!(r#"{{"name": "openclaw", "version": "{version}", "type": "module"}}"#)))
+    }
+
+    fn package_json(&self) -> PathBuf {
+        self.scratch.0.join("oc/package.json")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.scratch.0.join("home/.openclaw/openclaw.json")
+    }
+
+    fn clawinit(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = clawinit(&self.scratch.0.join("home"));
+        cmd.env("CLAWINIT_GATEWAY_CMD", format!("{} gateway run", self.scratch.0.join("oc/openclaw").display()))
+            .env("OPENAI_API_KEY", "k")
+            .env("OPENCLAW_MODEL_ALIASES", "gpt=openai/gpt-5.4");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.args(args).output().unwrap()
+    }
+}
+
+/// The stderr lines that mention OpenClaw's release or package.json.
+fn version_lines(out: &std::process::Output) -> Vec<String> {
+    text(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("package.json") || l.contains("tested range") || l.contains("which OpenClaw release"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_tested_release_is_one_info_line_and_check_reports_it() {
+    let fake = FakeInstall::with_version("tested", "2026.9.3");
+    let out = fake.clawinit(&["check"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = version_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("INFO") && lines[0].contains("OpenClaw 2026.9.3"), "{}", lines[0]);
+    assert!(lines[0].contains(&fake.package_json().display().to_string()), "names the file: {}", lines[0]);
+    let passed = text(&out.stderr).lines().find(|l| l.contains("check passed")).unwrap().to_string();
+    assert!(passed.contains("openclaw=2026.9.3 (tested)"), "{passed}");
+}
+
+#[test]
+fn outside_the_range_warns_once_and_the_start_goes_on() {
+    for version in ["2026.5.1", "2026.10.1", "2026.9.7-beta.1"] {
+        let fake = FakeInstall::with_version("outside", version);
+        let out = fake.clawinit(&["run"], &[]);
+        assert!(out.status.success(), "{version}: {}", text(&out.stderr));
+        let lines = version_lines(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("WARN"), "{}", lines[0]);
+        for part in [version, "2026.6.35 to 2026.9.6", &fake.package_json().display().to_string()] {
+            assert!(lines[0].contains(part), "{part} in {}", lines[0]);
+        }
+        assert!(fake.config().exists() && fake.scratch.0.join("ran").exists(), "written and started");
+        let check = fake.clawinit(&["check"], &[]);
+        let passed = text(&check.stderr);
+        assert!(passed.contains(&format!("openclaw={version} (outside the tested range")), "{passed}");
+    }
+}
+
+#[test]
+fn strict_refuses_a_release_outside_the_range_with_78_before_writing() {
+    let fake = FakeInstall::with_version("strict", "2026.5.1");
+    for command in ["run", "check", "render"] {
+        let out = fake.clawinit(&[command], &[("CLAWINIT_OPENCLAW_VERSIONS", "strict")]);
+        assert_eq!(out.status.code(), Some(78), "{command}: {}", text(&out.stderr));
+        let line = one_line(&out);
+        for part in ["2026.5.1", "2026.6.35 to 2026.9.6", "CLAWINIT_OPENCLAW_VERSIONS=strict"] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        assert!(line.contains(&fake.package_json().display().to_string()), "{line}");
+        assert!(out.stdout.is_empty(), "{command} printed nothing");
+    }
+    assert!(!fake.scratch.0.join("home/.openclaw").exists(), "nothing written, not even the state dir");
+    assert!(!fake.scratch.0.join("ran").exists(), "nothing started");
+    // A tested release passes strict mode.
+    let fake = FakeInstall::with_version("strict-ok", "2026.6.35");
+    assert!(fake.clawinit(&["run"], &[("CLAWINIT_OPENCLAW_VERSIONS", "strict")]).status.success());
+}
+
+#[test]
+fn a_bad_or_missing_package_json_is_one_line_and_the_start_goes_on() {
+    let huge = format!(r#"{{"name": "openclaw", "version": "2026.9.6", "pad": "{}"}}"#, "x".repeat(2 << 20));
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("missing", None, "no such file"),
+        ("not-json", Some("{\"name\": \"openclaw\", ".into()), "not JSON"),
+        ("deep", Some(deep), "not JSON"),
+        ("no-version", Some(r#"{"name": "openclaw"}"#.into()), "version"),
+        ("bad-version", Some(r#"{"name": "openclaw", "version": "latest"}"#.into()), "not an OpenClaw version"),
+        ("another-package", Some(r#"{"name": "left-pad", "version": "1.0.0"}"#.into()), "not OpenClaw's"),
+        ("huge", Some(huge), "larger than 1 MiB"),
+    ];
+    for (name, content, why) in cases {
+        let fake = FakeInstall::new(name, content.as_deref());
+        for strict in [false, true] {
+            let setting = if strict { "strict" } else { "warn" };
+            let out = fake.clawinit(&["run"], &[("CLAWINIT_OPENCLAW_VERSIONS", setting)]);
+            assert!(out.status.success(), "{name} ({setting}): {}", text(&out.stderr));
+            let lines = version_lines(&out);
+            assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+            assert!(lines[0].contains("WARN") && lines[0].contains(why), "{name}: {}", lines[0]);
+            assert!(lines[0].contains(&fake.package_json().display().to_string()), "{}", lines[0]);
+            assert!(fake.config().exists(), "{name}: the start went on");
+        }
+    }
+}
+
+#[test]
+fn a_fifo_or_a_hostile_symlink_as_package_json_is_refused_without_blocking() {
+    let fifo = FakeInstall::new("fifo", None);
+    nix::unistd::mkfifo(&fifo.package_json(), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let started = std::time::Instant::now();
+    let out = fifo.clawinit(&["check"], &[]);
+    assert!(out.status.success() && started.elapsed() < std::time::Duration::from_secs(10), "no hang on a FIFO");
+    assert!(version_lines(&out)[0].contains("not a regular file"), "{:?}", version_lines(&out));
+
+    // A symlink in a directory anyone can write, to a file only root may read.
+    let link = FakeInstall::new("symlink", None);
+    let secret = link.scratch.0.join("root-only.json");
+    fs::write(&secret, r#"{"name": "openclaw", "version": "2026.9.6"}"#).unwrap();
+    fs::set_permissions(link.scratch.0.join("oc"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::symlink(&secret, link.package_json()).unwrap();
+    let out = link.clawinit(&["check"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = version_lines(&out);
+    assert!(lines.len() == 1 && lines[0].contains("symlink"), "not followed: {lines:?}");
+}
+
+#[test]
+fn each_release_gets_its_form_of_the_aliases() {
+    for (version, policy) in [("2026.6.35", false), ("2026.7.35", false), ("2026.8.1", true), ("2026.9.6", true)] {
+        let fake = FakeInstall::with_version("form", version);
+        let out = fake.clawinit(&["render"], &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["agents"]["defaults"]["models"]["openai/gpt-5.4"]["alias"], "gpt");
+        assert_eq!(doc["agents"]["defaults"].get("modelPolicy").is_some(), policy, "{version}");
+        let warned = text(&out.stderr).lines().any(|l| l.starts_with("warning:") && l.contains("modelPolicy"));
+        assert_eq!(warned, !policy, "{version}: {}", text(&out.stderr));
+        // `run` writes what `render` printed.
+        assert!(fake.clawinit(&["run"], &[]).status.success());
+        assert_eq!(fs::read(fake.config()).unwrap(), out.stdout, "{version}");
+    }
+}
+
+#[test]
+fn a_gateway_that_is_not_openclaw_reads_nothing() {
+    let fake = FakeInstall::with_version("not-openclaw", "2026.5.1");
+    let gateway = format!("sh -c 'echo ran > {}'", fake.scratch.0.join("ran").display());
+    let out = fake.clawinit(&["run"], &[("CLAWINIT_GATEWAY_CMD", &gateway), ("CLAWINIT_OPENCLAW_VERSIONS", "strict")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(version_lines(&out), Vec::<String>::new());
+    assert!(!text(&out.stderr).contains("OpenClaw 2026"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn version_prints_the_tested_range() {
+    let home = Scratch::new("versions-flag");
+    let out = clawinit(&home.0).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let line = text(&out.stdout);
+    assert!(line.trim_end().ends_with(&format!("tested with OpenClaw {OLDEST_TESTED} to {NEWEST_TESTED}")), "{line}");
 }
