@@ -206,3 +206,111 @@ fn ready(port: &str) -> bool {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// clawinit as PID 1 of a new PID namespace, supervising the real gateway
+/// `cli gateway run` alone, on `port`.
+fn start_gateway_alone(
+    home: &Scratch,
+    cli: &std::path::Path,
+    port: &str,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", &home.0)
+        .env("OPENCLAW_STATE_DIR", home.0.join("state"))
+        .env("OPENCLAW_GATEWAY_PORT", port)
+        .env("OPENCLAW_GATEWAY_BIND", "loopback")
+        .env("CLAWINIT_GATEWAY_CMD", format!("{} gateway run", cli.display()))
+        .env("CLAWINIT_READY_TIMEOUT", "240")
+        .env("CLAWINIT_STOP_TIMEOUT", "20")
+        .env("npm_config_offline", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Wait for `/readyz` (at most 300 s), then TERM clawinit (PID 1 in its
+/// namespace) and collect its output. Returns the time to ready.
+fn ready_then_stop(
+    child: std::process::Child,
+    port: &str,
+    while_ready: impl FnOnce(),
+) -> (Duration, std::process::Output) {
+    let mut child = child;
+    let started = Instant::now();
+    while !ready(port) {
+        if started.elapsed() > Duration::from_secs(300) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the gateway was never ready: {}", support::text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let to_ready = started.elapsed();
+    while_ready();
+    let pid1 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
+    let pid1: i32 = pid1.split_whitespace().next().unwrap().parse().unwrap();
+    kill(Pid::from_raw(pid1), Signal::SIGTERM).unwrap();
+    let stopping = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return (to_ready, child.wait_with_output().unwrap());
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(25), "no exit within the stop timeout");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The oldest tested release's real gateway starts, and stays ready, with the
+/// config clawinit writes for it (aliases without `modelPolicy`, which it
+/// would refuse), seen by clawinit from its package.json.
+#[test]
+fn the_oldest_tested_release_starts_with_clawinits_config() {
+    let oldest = clawinit::openclaw_version::OLDEST_TESTED;
+    let cli = openclaw_release(oldest);
+    let home = Scratch::new("e2e-oldest");
+    let canary = canary();
+    let key = format!("sk-ant-{canary}");
+    let env = [
+        ("ANTHROPIC_API_KEY", key.as_str()),
+        ("OPENCLAW_MODEL_ALIASES", "opus=anthropic/claude-opus-4-5"),
+        ("CLAWINIT_OPENCLAW_VERSIONS", "strict"),
+    ];
+    const OLD_PORT: &str = "28791";
+    let config = home.0.join("state/openclaw.json");
+    let mut seen = Vec::new();
+    let (to_ready, out) = ready_then_stop(start_gateway_alone(&home, &cli, OLD_PORT, &env), OLD_PORT, || {
+        seen = std::fs::read(&config).unwrap();
+    });
+    eprintln!("openclaw@{oldest}: ready {} ms after the start", to_ready.as_millis());
+    assert_eq!(out.status.code(), Some(0), "the gateway's code on a requested stop: {}", support::text(&out.stderr));
+    let stderr = support::text(&out.stderr);
+    assert!(stderr.contains(&format!("OpenClaw {oldest} (")) && stderr.contains("tested"), "{stderr}");
+    assert!(
+        stderr.contains("OPENCLAW_MODEL_ALIASES: OpenClaw 2026.6.35 has no agents.defaults.modelPolicy"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Invalid config"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&seen).unwrap();
+    assert_eq!(doc["agents"]["defaults"]["models"]["anthropic/claude-opus-4-5"]["alias"], "opus");
+    assert!(doc["agents"]["defaults"].get("modelPolicy").is_none(), "{doc}");
+    assert_eq!(std::fs::read(&config).unwrap(), seen, "the gateway did not rewrite the config");
+    assert!(!contains(&out.stdout, &canary) && !contains(&out.stderr, &canary));
+    assert_release_accepts(&cli, &config, &[("ANTHROPIC_API_KEY", "x")]);
+    // The 2026.9.6 form of the same aliases is what this release refuses.
+    let pinned_form = home.0.join("pinned-form.json");
+    let mut newest = doc.clone();
+    newest["agents"]["defaults"]["modelPolicy"] = serde_json::json!({});
+    std::fs::write(&pinned_form, serde_json::to_vec_pretty(&newest).unwrap()).unwrap();
+    let report = validate_report(&cli, &pinned_form, &[("ANTHROPIC_API_KEY", "x")]);
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["issues"][0]["path"], "agents.defaults", "{report}");
+}

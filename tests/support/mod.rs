@@ -106,6 +106,13 @@ pub fn assert_openclaw_accepts(config: &Path, env: &[(&str, &str)]) {
 
 /// `assert_openclaw_accepts` with the CLI of any installed release.
 pub fn assert_release_accepts(cli: &Path, config: &Path, env: &[(&str, &str)]) {
+    let report = validate_report(cli, config, env);
+    assert_eq!(report["valid"], true, "OpenClaw rejects {}: {report}", config.display());
+    assert_eq!(report["warnings"], serde_json::json!([]), "OpenClaw warns about {}: {report}", config.display());
+}
+
+/// The report of `cli config validate --json` on `config`.
+pub fn validate_report(cli: &Path, config: &Path, env: &[(&str, &str)]) -> Value {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let state = Scratch::new(&format!("validate-{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
     let mut cmd = Command::new(cli);
@@ -125,9 +132,10 @@ pub fn assert_release_accepts(cli: &Path, config: &Path, env: &[(&str, &str)]) {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
+        // Older releases print a rejection over several lines.
+        .or_else(|| stdout.find("{\n").and_then(|at| serde_json::from_str(stdout[at..].trim_end()).ok()))
         .unwrap_or_else(|| panic!("no JSON from openclaw config validate: {stdout} {}", text(&out.stderr)));
-    assert_eq!(report["valid"], true, "OpenClaw rejects {}: {report}", config.display());
-    assert_eq!(report["warnings"], serde_json::json!([]), "OpenClaw warns about {}: {report}", config.display());
+    report
 }
 
 /// Every file under `dir`, for canary scans.
