@@ -314,3 +314,76 @@ fn the_oldest_tested_release_starts_with_clawinits_config() {
     assert_eq!(report["valid"], false, "{report}");
     assert_eq!(report["issues"][0]["path"], "agents.defaults", "{report}");
 }
+
+/// `openclaw config set` of `cli` on the state dir's config, with `extra` in its environment.
+fn config_set(cli: &std::path::Path, state: &std::path::Path, extra: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(cli);
+    cmd.args(["config", "set", "agents.defaults.timeoutSeconds", "900"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", state)
+        .env("OPENCLAW_STATE_DIR", state)
+        .env("npm_config_offline", "true");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Why clawinit does not set `OPENCLAW_CONFIG_READONLY=1` for the gateway,
+/// and what a user who sets it gets. With it, the real gateway starts ready on
+/// the config clawinit wrote (clawinit is not an OpenClaw writer: it still
+/// seeds and merges), and OpenClaw's own writers refuse. Without it (the
+/// default), an OpenClaw write lands and clawinit's next start keeps it: the
+/// merge already owns only what clawinit wrote, so the switch would only take
+/// `config set`, doctor repairs and plugin installs away (the gateway's own
+/// start writes nothing either way: see the test above).
+#[test]
+fn readonly_config_is_the_users_choice_and_clawinit_merges_openclaws_writes() {
+    let cli = openclaw();
+    let home = Scratch::new("e2e-readonly");
+    let state = home.0.join("state");
+    let config = state.join("openclaw.json");
+    const RO_PORT: &str = "28793";
+    let readonly = [("OPENCLAW_CONFIG_READONLY", "1"), ("OPENAI_API_KEY", "sk-x")];
+    let mut refused = None;
+    let (_, out) = ready_then_stop(start_gateway_alone(&home, cli, RO_PORT, &readonly), RO_PORT, || {
+        let before = std::fs::read(&config).unwrap();
+        refused = Some((config_set(cli, &state, &[("OPENCLAW_CONFIG_READONLY", "1")]), before));
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let (refused, before) = refused.unwrap();
+    assert!(!refused.status.success(), "config set refused under OPENCLAW_CONFIG_READONLY=1");
+    let said = format!("{}{}", support::text(&refused.stdout), support::text(&refused.stderr));
+    assert!(said.contains("externally managed"), "{said}");
+    assert_eq!(std::fs::read(&config).unwrap(), before, "the file is unchanged");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&before).unwrap()["agents"]["defaults"]["model"]["primary"],
+        "openai/gpt-6-astra"
+    );
+
+    // The default: OpenClaw's write lands, and clawinit's next start keeps it.
+    let set = config_set(cli, &state, &[]);
+    assert!(set.status.success(), "{}", support::text(&set.stderr));
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(written["agents"]["defaults"]["timeoutSeconds"], 900);
+    assert_eq!(written["meta"]["lastTouchedVersion"], "2026.9.6", "OpenClaw stamps the file it writes");
+    let restarted = clawinit(&home.0)
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("OPENAI_API_KEY", "sk-x")
+        .env("ANTHROPIC_API_KEY", "sk-y")
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert!(restarted.status.success(), "{}", support::text(&restarted.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(merged["agents"]["defaults"]["timeoutSeconds"], 900, "OpenClaw's write is kept");
+    assert_eq!(merged["meta"], written["meta"], "and its stamp");
+    // clawinit's own defaults still follow the keys (a new provider, a new chain).
+    assert_eq!(
+        merged["agents"]["defaults"]["model"],
+        serde_json::json!({"primary": "anthropic/claude-opus-5", "fallbacks": ["openai/gpt-6-astra"]})
+    );
+    assert_openclaw_accepts(&config, &[("OPENAI_API_KEY", "x"), ("ANTHROPIC_API_KEY", "y")]);
+}
