@@ -246,7 +246,14 @@ fn ready_then_stop(
 ) -> (Duration, std::process::Output) {
     let mut child = child;
     let started = Instant::now();
-    while !ready(port) {
+    let unshare = child.id();
+    let pid1 = || -> Option<i32> {
+        let list = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
+        list.split_whitespace().next()?.parse().ok()
+    };
+    // Ready as the gateway says, and as clawinit's own gate says (a TERM
+    // before the gate opens is a stop during the start: 143).
+    while !(ready(port) && pid1().and_then(phase).as_deref() == Some("ready")) {
         if started.elapsed() > Duration::from_secs(300) || child.try_wait().unwrap().is_some() {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
@@ -256,9 +263,7 @@ fn ready_then_stop(
     }
     let to_ready = started.elapsed();
     while_ready();
-    let pid1 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
-    let pid1: i32 = pid1.split_whitespace().next().unwrap().parse().unwrap();
-    kill(Pid::from_raw(pid1), Signal::SIGTERM).unwrap();
+    kill(Pid::from_raw(pid1().unwrap()), Signal::SIGTERM).unwrap();
     let stopping = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
