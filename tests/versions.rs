@@ -655,3 +655,24 @@ fn real_install_layouts_name_their_release() {
         assert!(lines.len() == 1 && lines[0].contains("node_modules/openclaw/package.json"), "{lines:?}");
     }
 }
+
+/// An image rolled back to an older OpenClaw: the `modelPolicy` clawinit
+/// wrote for 2026.9.6 is taken back (it is clawinit's), so the older gateway
+/// gets a file it accepts; rolled forward again, it returns.
+#[test]
+fn a_rollback_takes_back_what_the_older_release_refuses() {
+    let fake = FakeInstall::with_version("rollback", "2026.9.6");
+    let write = |version: &str| {
+        fs::write(fake.package_json(), format!(r#"{{"name": "openclaw", "version": "{version}"}}"#)).unwrap();
+        let out = fake.clawinit(&["run"], &[]);
+        assert!(out.status.success(), "{version}: {}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&fs::read(fake.config()).unwrap()).unwrap()
+    };
+    assert_eq!(write("2026.9.6")["agents"]["defaults"]["modelPolicy"], serde_json::json!({}));
+    let old = write("2026.7.35");
+    assert!(old["agents"]["defaults"].get("modelPolicy").is_none(), "{old}");
+    assert_eq!(old["agents"]["defaults"]["models"]["openai/gpt-5.4"]["alias"], "gpt");
+    let release: Release = "2026.7.35".parse().unwrap();
+    assert_eq!(first_failing_path(&validator_of(&release), &old), None);
+    assert_eq!(write("2026.9.6")["agents"]["defaults"]["modelPolicy"], serde_json::json!({}));
+}

@@ -292,20 +292,36 @@ fn aliases(
     // models. An empty policy keeps them plain aliases, unless the user
     // already keeps a legacy map of their own (then its meaning is theirs).
     let policy = path("agents.defaults.modelPolicy");
-    let user_map =
-        json::get(existing, &path("agents.defaults.models")).is_some_and(|m| !json::is_empty_object(Some(m)));
-    if !user_map || owned.recorded(&policy).is_some() {
-        match (openclaw_version::has_model_policy(release), release) {
-            (true, _) | (false, None) => plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR),
+    if !user_models_map(existing, owned) || owned.recorded(&policy).is_some() {
+        if openclaw_version::has_model_policy(release) {
+            plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR);
+        } else {
             // Before 2026.8 the key is unknown (the gateway would refuse the
             // file) and the map is always an allowlist: say so.
-            (false, Some(release)) => plan.warnings.push(format!(
+            let release = release.map(ToString::to_string).unwrap_or_default();
+            plan.warnings.push(format!(
                 "{VAR}: OpenClaw {release} has no agents.defaults.modelPolicy, so the aliased models are also \
                  the only ones /model allows (2026.8 and later: aliases only)"
-            )),
+            ));
         }
     }
     Ok(())
+}
+
+/// Whether `agents.defaults.models` holds an entry of the user's: anything
+/// but an alias clawinit recorded. (A map of clawinit's aliases alone, e.g.
+/// written for a release without `modelPolicy`, is not a legacy allowlist
+/// the user chose.)
+fn user_models_map(existing: &Value, owned: &State) -> bool {
+    let models = path("agents.defaults.models");
+    let Some(map) = json::get(existing, &models).and_then(Value::as_object) else { return false };
+    map.iter().any(|(model, entry)| {
+        let mut alias = models.clone();
+        alias.extend([model.clone(), "alias".to_string()]);
+        let clawinits = entry.as_object().is_some_and(|o| o.len() == 1)
+            && owned.recorded(&alias).is_some_and(|recorded| entry.get("alias") == Some(recorded));
+        !clawinits
+    })
 }
 
 /// Overlay leaves (non-objects and empty objects) become winning entries;
@@ -380,6 +396,23 @@ mod tests {
             assert!(writes_model_policy(&plan), "{release:?}");
             assert!(plan.warnings.is_empty(), "{release:?}: {:?}", plan.warnings);
         }
+    }
+
+    #[test]
+    fn a_map_of_clawinits_own_aliases_is_not_the_users() {
+        let existing = json!({"agents": {"defaults": {"models": {"openai/gpt-5.4": {"alias": "gpt"}}}}});
+        let mut owned = State::default();
+        assert!(user_models_map(&existing, &owned), "unrecorded: the user's");
+        let rendered =
+            crate::config::render::render(Some(json!({})), &State::default(), &with_aliases(Some("2026.7.35")));
+        owned = rendered.state;
+        assert!(!user_models_map(&rendered.doc, &owned), "clawinit's aliases alone");
+        let mut edited = rendered.doc.clone();
+        edited["agents"]["defaults"]["models"]["openai/gpt-5.4"]["params"] = json!({"temperature": 0.2});
+        assert!(user_models_map(&edited, &owned), "an entry the user extended");
+        edited["agents"]["defaults"]["models"]["openai/gpt-5.4"] = json!({"alias": "mine"});
+        assert!(user_models_map(&edited, &owned), "an alias the user changed");
+        assert!(!user_models_map(&json!({}), &owned));
     }
 
     #[test]
