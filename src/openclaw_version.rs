@@ -71,7 +71,14 @@ impl FromStr for Release {
         let mut numbers = [0u32; 3];
         let mut parts = core.split('.');
         for slot in &mut numbers {
-            let part = parts.next().filter(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
+            // npm's rule: digits, no leading zero (so a version prints back as itself).
+            let number = |p: &&str| {
+                !p.is_empty()
+                    && p.len() <= 9
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && (p == &"0" || !p.starts_with('0'))
+            };
+            let part = parts.next().filter(number);
             *slot = part.ok_or_else(bad)?.parse().map_err(|_| bad())?;
         }
         let pre_ok = |p: &str| {
@@ -285,7 +292,19 @@ mod tests {
         assert!(r("2026.7.1-1") < r("2026.7.1"));
         assert!(r("2026.8.2") < r("2026.9.1") && r("2026.9.6") < r("2026.10.1"));
         assert!(r("2026.7.1-beta.1") < r("2026.7.1-beta.2"));
-        for bad in ["", "2026", "2026.9", "2026.9.6.1", "2026.9.x", "v2026.9.6", "2026.9.6-", "2026..6", " 2026.9.6"] {
+        for bad in [
+            "",
+            "2026",
+            "2026.9",
+            "2026.9.6.1",
+            "2026.9.x",
+            "v2026.9.6",
+            "2026.9.6-",
+            "2026..6",
+            " 2026.9.6",
+            "2026.09.6",
+            "2026.9.+6",
+        ] {
             assert!(bad.parse::<Release>().is_err(), "{bad:?}");
         }
         assert!("99999999999.1.1".parse::<Release>().is_err(), "too many digits");
