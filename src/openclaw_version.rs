@@ -131,6 +131,23 @@ pub fn has_model_policy(release: Option<&Release>) -> bool {
     release.is_none_or(|r| r.numbers >= [2026, 8, 0])
 }
 
+/// A file OpenClaw last wrote (`meta.lastTouchedVersion`, stamped on every
+/// OpenClaw write) with a release newer than the installed one: OpenClaw does
+/// not migrate it back, and keys it added may be unknown here (2026.8+
+/// writes `meta.migrations`, which 2026.6.35 and 2026.7.35 refuse). clawinit
+/// keeps OpenClaw's keys like a user's, so it can only say so.
+pub fn written_by_newer(existing: &serde_json::Value, release: Option<&Release>) -> Option<String> {
+    let release = release?;
+    let stamp = existing.pointer("/meta/lastTouchedVersion")?.as_str()?;
+    let writer: Release = stamp.parse().ok()?;
+    (writer > *release).then(|| {
+        format!(
+            "openclaw.json was last written by OpenClaw {writer} (meta.lastTouchedVersion), newer than the \
+             installed {release}: OpenClaw does not migrate it back, and keys that release added may be refused"
+        )
+    })
+}
+
 // ---- Reading the installed release ----
 
 /// What the start learned about the OpenClaw it is about to run.
@@ -332,6 +349,22 @@ mod tests {
         assert!(has_model_policy(Some(&r("2026.8.1-beta.1"))), "the 2026.8 betas are 2026.8");
         assert!(has_model_policy(Some(&r("2026.9.6"))));
         assert!(has_model_policy(None), "unknown: the pinned release's form");
+    }
+
+    #[test]
+    fn a_file_written_by_a_newer_release_is_named() {
+        let doc = |stamp: &str| serde_json::json!({"meta": {"lastTouchedVersion": stamp}});
+        let warning = written_by_newer(&doc("2026.9.6"), Some(&r("2026.7.35"))).unwrap();
+        assert!(warning.contains("2026.9.6") && warning.contains("installed 2026.7.35"), "{warning}");
+        assert_eq!(written_by_newer(&doc("2026.9.6"), Some(&r("2026.9.6"))), None);
+        assert_eq!(written_by_newer(&doc("2026.7.35"), Some(&r("2026.9.6"))), None, "older writers migrate forward");
+        assert_eq!(written_by_newer(&doc("2026.9.6"), None), None, "unknown release: nothing to compare");
+        assert_eq!(written_by_newer(&doc("not a version"), Some(&r("2026.7.35"))), None);
+        assert_eq!(
+            written_by_newer(&serde_json::json!({"meta": {"lastTouchedVersion": 7}}), Some(&r("2026.7.35"))),
+            None
+        );
+        assert_eq!(written_by_newer(&serde_json::json!({}), Some(&r("2026.7.35"))), None);
     }
 
     #[test]

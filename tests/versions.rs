@@ -676,3 +676,30 @@ fn a_rollback_takes_back_what_the_older_release_refuses() {
     assert_eq!(first_failing_path(&validator_of(&release), &old), None);
     assert_eq!(write("2026.9.6")["agents"]["defaults"]["modelPolicy"], serde_json::json!({}));
 }
+
+/// A file OpenClaw 2026.9.6 wrote (it stamps `meta`), then an image rolled
+/// back to 2026.7.35: kept as the user's (clawinit never drops OpenClaw's
+/// keys), with one warning naming both releases; the older schema refuses
+/// the `meta.migrations` the newer release added.
+#[test]
+fn a_file_a_newer_openclaw_wrote_is_named_on_a_rollback() {
+    let fake = FakeInstall::with_version("newer-writer", "2026.7.35");
+    fs::create_dir_all(fake.config().parent().unwrap()).unwrap();
+    let written = r#"{"meta": {"migrations": {"modelPolicyAllowlist": true}, "lastTouchedVersion": "2026.9.6"}, "gateway": {"mode": "local"}}"#;
+    fs::write(fake.config(), written).unwrap();
+    let out = fake.clawinit(&["render"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("meta.lastTouchedVersion")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("warning:") && line.contains("2026.9.6") && line.contains("2026.7.35"), "{line}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["meta"]["lastTouchedVersion"], "2026.9.6", "OpenClaw's keys are kept");
+    let release: Release = "2026.7.35".parse().unwrap();
+    assert_eq!(first_failing_path(&validator_of(&release), &doc).as_deref(), Some("meta.migrations"));
+    // The same file with the installed release: no warning.
+    fs::write(fake.package_json(), r#"{"name": "openclaw", "version": "2026.9.6"}"#).unwrap();
+    let out = fake.clawinit(&["render"], &[]);
+    assert!(!text(&out.stderr).contains("meta.lastTouchedVersion"), "{}", text(&out.stderr));
+}

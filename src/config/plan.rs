@@ -72,6 +72,7 @@ pub fn plan(
     release: Option<&Release>,
 ) -> Result<Plan, Failure> {
     let mut plan = Plan::default();
+    plan.warnings.extend(openclaw_version::written_by_newer(existing, release));
     gateway(env, existing, &mut plan)?;
     let enabled = enabled_providers(env);
     for e in &enabled {
