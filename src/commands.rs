@@ -12,6 +12,7 @@ use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::interrupt;
 use crate::names;
+use crate::openclaw_version::{self, Installed};
 use crate::ownership;
 use crate::reload;
 use crate::secrets::{self, store, IdentitySources, StoreKind};
@@ -174,6 +175,8 @@ struct Preflight {
     owner: Option<Account>,
     gateway: Option<Command>,
     worker: Option<Command>,
+    /// The OpenClaw release the gateway command runs, from its package.json.
+    openclaw: Installed,
     prepared: Prepared,
 }
 
@@ -192,8 +195,16 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
             worker_command = Some(resolve_command(worker, &env)?);
         }
     }
+    // `render` writes for the same release as `run`: the gateway, if it resolves.
+    let of = |c: &Command| openclaw_version::installed(&c.program, &c.argv);
+    let openclaw = match &gateway {
+        Some(command) => of(command),
+        None => supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)
+            .map_or(Installed::NotOpenclaw, |c| of(&c)),
+    };
+    openclaw_version::record(&openclaw, settings.openclaw_versions)?;
     let prepared = config::prepare(settings, &mut env, mode, owner.as_ref())?;
-    Ok(Preflight { env, sources, owner, gateway, worker: worker_command, prepared })
+    Ok(Preflight { env, sources, owner, gateway, worker: worker_command, openclaw, prepared })
 }
 
 /// `clawinit run`: preflight → hand the state dir over → the gateway →
@@ -202,7 +213,7 @@ fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Until)
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
     let mut sources_again = reload::Sources::new(settings)?;
-    let Preflight { mut env, sources, owner, gateway, worker, prepared } =
+    let Preflight { mut env, sources, owner, gateway, worker, prepared, .. } =
         preflight(settings, worker, Mode::Write, Until::Spawn)?;
     let gateway = gateway.expect("preflight until the spawn resolves the gateway");
     log_summary(&prepared);
@@ -337,7 +348,8 @@ pub fn check(settings: &Settings) -> Result<Exit, Failure> {
     let done = preflight(settings, &[], Mode::DryRun, Until::Spawn)?;
     log_summary(&done.prepared);
     let gateway = done.gateway.as_ref().map(|g| g.program.display().to_string()).unwrap_or_default();
-    tracing::info!(gateway = %gateway, config = %done.prepared.location.target.display(), "check passed");
+    let openclaw = done.openclaw.describe();
+    tracing::info!(gateway = %gateway, openclaw = %openclaw, config = %done.prepared.location.target.display(), "check passed");
     Ok(Exit::Child(0))
 }
 

@@ -13,6 +13,7 @@ pub mod hardening;
 pub mod interrupt;
 pub mod logging;
 pub mod names;
+pub mod openclaw_version;
 pub mod ownership;
 pub mod reload;
 pub mod secrets;

@@ -72,6 +72,17 @@ pub enum KeyRefs {
     EnvString,
 }
 
+/// What a start does with an OpenClaw release outside the tested range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenclawVersions {
+    /// One warning; the start goes on.
+    #[default]
+    Warn,
+    /// Exit 78 before anything is written.
+    Strict,
+}
+
 fn yes() -> bool {
     true
 }
@@ -145,6 +156,9 @@ pub struct Settings {
     pub secrets_watch: u64,
     #[serde(default)]
     pub reload_worker: ReloadWorker,
+    /// An OpenClaw release outside the tested range: warn, or refuse.
+    #[serde(default)]
+    pub openclaw_versions: OpenclawVersions,
 }
 
 impl Settings {
@@ -262,7 +276,7 @@ mod tests {
         {
             assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
         }
-        assert_eq!(names.len(), 20, "{names:?}");
+        assert_eq!(names.len(), 21, "{names:?}");
     }
 
     #[test]
@@ -324,6 +338,9 @@ mod tests {
         assert_eq!(s.key_cmd_timeout, 45);
         let s = Settings::from_vars(vars(&[("CLAWINIT_RELOAD_WORKER", "restart")])).unwrap();
         assert_eq!((s.reload_worker, s.secrets_watch), (ReloadWorker::Restart, 0));
+        assert_eq!(s.openclaw_versions, OpenclawVersions::Warn);
+        let s = Settings::from_vars(vars(&[("CLAWINIT_OPENCLAW_VERSIONS", "strict")])).unwrap();
+        assert_eq!(s.openclaw_versions, OpenclawVersions::Strict);
     }
 
     #[test]
@@ -341,6 +358,7 @@ mod tests {
             ("CLAWINIT_SECRETS_WATCH", "86401"),
             ("CLAWINIT_SECRETS_WATCH", "-1"),
             ("CLAWINIT_RELOAD_WORKER", "sometimes"),
+            ("CLAWINIT_OPENCLAW_VERSIONS", "lenient"),
         ] {
             let err = Settings::from_vars(vars(&[("CLAWINIT_LOG", "warn"), (name, value)])).unwrap_err();
             assert_eq!(err.exit, Exit::Usage, "{name}={value}");

@@ -149,7 +149,7 @@ fn may_change(leaf: &Path, wins: &[&Entry]) -> bool {
 }
 
 fn one_run(existing: Option<&Value>, previous: &State, env: &HashMap<String, String>, refs: KeyRefs) -> (Value, State) {
-    let first = plan(env, existing.unwrap_or(&Value::Null), previous, None, refs).expect("valid settings");
+    let first = plan(env, existing.unwrap_or(&Value::Null), previous, None, refs, None).expect("valid settings");
     let rendered = render(existing.cloned(), previous, &first);
 
     // No user key lost.
@@ -178,7 +178,7 @@ fn one_run(existing: Option<&Value>, previous: &State, env: &HashMap<String, Str
     }
 
     // Idempotent: the same inputs again change nothing.
-    let again_plan = plan(env, &rendered.doc, &rendered.state, None, refs).unwrap();
+    let again_plan = plan(env, &rendered.doc, &rendered.state, None, refs, None).unwrap();
     let again = render(Some(rendered.doc.clone()), &rendered.state, &again_plan);
     let text = |v: &Value| String::from_utf8(to_openclaw_bytes(v)).unwrap();
     assert_eq!(

@@ -206,3 +206,189 @@ fn ready(port: &str) -> bool {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// clawinit as PID 1 of a new PID namespace, supervising the real gateway
+/// `cli gateway run` alone, on `port`.
+fn start_gateway_alone(
+    home: &Scratch,
+    cli: &std::path::Path,
+    port: &str,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", &home.0)
+        .env("OPENCLAW_STATE_DIR", home.0.join("state"))
+        .env("OPENCLAW_GATEWAY_PORT", port)
+        .env("OPENCLAW_GATEWAY_BIND", "loopback")
+        .env("CLAWINIT_GATEWAY_CMD", format!("{} gateway run", cli.display()))
+        .env("CLAWINIT_READY_TIMEOUT", "240")
+        .env("CLAWINIT_STOP_TIMEOUT", "20")
+        .env("npm_config_offline", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Wait for `/readyz` (at most 300 s), then TERM clawinit (PID 1 in its
+/// namespace) and collect its output. Returns the time to ready.
+fn ready_then_stop(
+    child: std::process::Child,
+    port: &str,
+    while_ready: impl FnOnce(),
+) -> (Duration, std::process::Output) {
+    let mut child = child;
+    let started = Instant::now();
+    let unshare = child.id();
+    let pid1 = || -> Option<i32> {
+        let list = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
+        list.split_whitespace().next()?.parse().ok()
+    };
+    // Ready as the gateway says, and as clawinit's own gate says (a TERM
+    // before the gate opens is a stop during the start: 143).
+    while !(ready(port) && pid1().and_then(phase).as_deref() == Some("ready")) {
+        if started.elapsed() > Duration::from_secs(300) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the gateway was never ready: {}", support::text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let to_ready = started.elapsed();
+    while_ready();
+    kill(Pid::from_raw(pid1().unwrap()), Signal::SIGTERM).unwrap();
+    let stopping = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return (to_ready, child.wait_with_output().unwrap());
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(25), "no exit within the stop timeout");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The oldest tested release's real gateway starts, and stays ready, with the
+/// config clawinit writes for it (aliases without `modelPolicy`, which it
+/// would refuse), seen by clawinit from its package.json.
+#[test]
+fn the_oldest_tested_release_starts_with_clawinits_config() {
+    let oldest = clawinit::openclaw_version::OLDEST_TESTED;
+    let cli = openclaw_release(oldest);
+    let home = Scratch::new("e2e-oldest");
+    let canary = canary();
+    let key = format!("sk-ant-{canary}");
+    let env = [
+        ("ANTHROPIC_API_KEY", key.as_str()),
+        ("OPENCLAW_MODEL_ALIASES", "opus=anthropic/claude-opus-4-5"),
+        ("CLAWINIT_OPENCLAW_VERSIONS", "strict"),
+    ];
+    const OLD_PORT: &str = "28791";
+    let config = home.0.join("state/openclaw.json");
+    let mut seen = Vec::new();
+    let (to_ready, out) = ready_then_stop(start_gateway_alone(&home, &cli, OLD_PORT, &env), OLD_PORT, || {
+        seen = std::fs::read(&config).unwrap();
+    });
+    eprintln!("openclaw@{oldest}: ready {} ms after the start", to_ready.as_millis());
+    assert_eq!(out.status.code(), Some(0), "the gateway's code on a requested stop: {}", support::text(&out.stderr));
+    let stderr = support::text(&out.stderr);
+    assert!(stderr.contains(&format!("OpenClaw {oldest} (")) && stderr.contains("tested"), "{stderr}");
+    assert!(
+        stderr.contains("OPENCLAW_MODEL_ALIASES: OpenClaw 2026.6.35 has no agents.defaults.modelPolicy"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Invalid config"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&seen).unwrap();
+    assert_eq!(doc["agents"]["defaults"]["models"]["anthropic/claude-opus-4-5"]["alias"], "opus");
+    assert!(doc["agents"]["defaults"].get("modelPolicy").is_none(), "{doc}");
+    assert_eq!(std::fs::read(&config).unwrap(), seen, "the gateway did not rewrite the config");
+    assert!(!contains(&out.stdout, &canary) && !contains(&out.stderr, &canary));
+    assert_release_accepts(&cli, &config, &[("ANTHROPIC_API_KEY", "x")]);
+    // The 2026.9.6 form of the same aliases is what this release refuses.
+    let pinned_form = home.0.join("pinned-form.json");
+    let mut newest = doc.clone();
+    newest["agents"]["defaults"]["modelPolicy"] = serde_json::json!({});
+    std::fs::write(&pinned_form, serde_json::to_vec_pretty(&newest).unwrap()).unwrap();
+    let report = validate_report(&cli, &pinned_form, &[("ANTHROPIC_API_KEY", "x")]);
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["issues"][0]["path"], "agents.defaults", "{report}");
+}
+
+/// `openclaw config set` of `cli` on the state dir's config, with `extra` in its environment.
+fn config_set(cli: &std::path::Path, state: &std::path::Path, extra: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(cli);
+    cmd.args(["config", "set", "agents.defaults.timeoutSeconds", "900"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", state)
+        .env("OPENCLAW_STATE_DIR", state)
+        .env("npm_config_offline", "true");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Why clawinit does not set `OPENCLAW_CONFIG_READONLY=1` for the gateway,
+/// and what a user who sets it gets. With it, the real gateway starts ready on
+/// the config clawinit wrote (clawinit is not an OpenClaw writer: it still
+/// seeds and merges), and OpenClaw's own writers refuse. Without it (the
+/// default), an OpenClaw write lands and clawinit's next start keeps it: the
+/// merge already owns only what clawinit wrote, so the switch would only take
+/// `config set`, doctor repairs and plugin installs away (the gateway's own
+/// start writes nothing either way: see the test above).
+#[test]
+fn readonly_config_is_the_users_choice_and_clawinit_merges_openclaws_writes() {
+    let cli = openclaw();
+    let home = Scratch::new("e2e-readonly");
+    let state = home.0.join("state");
+    let config = state.join("openclaw.json");
+    const RO_PORT: &str = "28793";
+    let readonly = [("OPENCLAW_CONFIG_READONLY", "1"), ("OPENAI_API_KEY", "sk-x")];
+    let mut refused = None;
+    let (_, out) = ready_then_stop(start_gateway_alone(&home, cli, RO_PORT, &readonly), RO_PORT, || {
+        let before = std::fs::read(&config).unwrap();
+        refused = Some((config_set(cli, &state, &[("OPENCLAW_CONFIG_READONLY", "1")]), before));
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let (refused, before) = refused.unwrap();
+    assert!(!refused.status.success(), "config set refused under OPENCLAW_CONFIG_READONLY=1");
+    let said = format!("{}{}", support::text(&refused.stdout), support::text(&refused.stderr));
+    assert!(said.contains("externally managed"), "{said}");
+    assert_eq!(std::fs::read(&config).unwrap(), before, "the file is unchanged");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&before).unwrap()["agents"]["defaults"]["model"]["primary"],
+        "openai/gpt-6-astra"
+    );
+
+    // The default: OpenClaw's write lands, and clawinit's next start keeps it.
+    let set = config_set(cli, &state, &[]);
+    assert!(set.status.success(), "{}", support::text(&set.stderr));
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(written["agents"]["defaults"]["timeoutSeconds"], 900);
+    assert_eq!(written["meta"]["lastTouchedVersion"], "2026.9.6", "OpenClaw stamps the file it writes");
+    let restarted = clawinit(&home.0)
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("OPENAI_API_KEY", "sk-x")
+        .env("ANTHROPIC_API_KEY", "sk-y")
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert!(restarted.status.success(), "{}", support::text(&restarted.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(merged["agents"]["defaults"]["timeoutSeconds"], 900, "OpenClaw's write is kept");
+    assert_eq!(merged["meta"], written["meta"], "and its stamp");
+    // clawinit's own defaults still follow the keys (a new provider, a new chain).
+    assert_eq!(
+        merged["agents"]["defaults"]["model"],
+        serde_json::json!({"primary": "anthropic/claude-opus-5", "fallbacks": ["openai/gpt-6-astra"]})
+    );
+    assert_openclaw_accepts(&config, &[("OPENAI_API_KEY", "x"), ("ANTHROPIC_API_KEY", "y")]);
+}

@@ -85,7 +85,7 @@ fn every_path_clawinit_writes_exists_in_the_pinned_schema() {
     }
     let root = schema();
     for refs in [KeyRefs::Secretref, KeyRefs::EnvString] {
-        let plan = plan(&env, &Value::Null, &State::default(), None, refs).unwrap();
+        let plan = plan(&env, &Value::Null, &State::default(), None, refs, None).unwrap();
         let rendered = render(None, &State::default(), &plan);
         assert_eq!(rendered.state.managed.len(), plan.entries.len());
         for owned in &rendered.state.managed {

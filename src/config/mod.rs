@@ -152,7 +152,9 @@ fn compute(
     // nothing clawinit wrote is in it.
     let previous = if location.read_only.is_some() { Default::default() } else { store::read_state(location) };
 
-    let plan = plan::plan(env, existing.as_ref().unwrap_or(&Value::Null), &previous, overlay, settings.config_refs)?;
+    let release = crate::openclaw_version::target();
+    let plan =
+        plan::plan(env, existing.as_ref().unwrap_or(&Value::Null), &previous, overlay, settings.config_refs, release)?;
     let rendered = render::render(existing, &previous, &plan);
     let bytes = json::to_openclaw_bytes(&rendered.doc);
 
@@ -169,7 +171,8 @@ fn compute(
             ),
         ));
     }
-    let warnings = refs::uncredentialed_models(&rendered.doc, env);
+    let mut warnings = refs::uncredentialed_models(&rendered.doc, env);
+    warnings.extend(plan.warnings);
 
     let on_disk = match location.target == location.source {
         true => source_text.map(String::into_bytes),

@@ -10,6 +10,7 @@ use super::state::State;
 pub use crate::environment::Lookup;
 use crate::exit::{Exit, Failure};
 use crate::names;
+use crate::openclaw_version::{self, Release};
 use crate::settings::KeyRefs;
 
 /// How an entry meets what is already in the file.
@@ -40,6 +41,8 @@ pub struct Plan {
     pub deletes: Vec<Path>,
     /// One line per enabled provider, for the summary.
     pub providers: Vec<String>,
+    /// What the target release cannot express, one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -66,14 +69,16 @@ pub fn plan(
     owned: &State,
     overlay: Option<&Value>,
     refs: KeyRefs,
+    release: Option<&Release>,
 ) -> Result<Plan, Failure> {
     let mut plan = Plan::default();
+    plan.warnings.extend(openclaw_version::written_by_newer(existing, release));
     gateway(env, existing, &mut plan)?;
     let enabled = enabled_providers(env);
     for e in &enabled {
         provider_block(env, e, refs, &mut plan)?;
     }
-    models(env, existing, owned, &enabled, &mut plan)?;
+    models(env, existing, owned, &enabled, release, &mut plan)?;
     if let Some(overlay) = overlay {
         flatten_overlay(overlay, &mut Vec::new(), &mut plan);
     }
@@ -206,6 +211,7 @@ fn models(
     existing: &Value,
     owned: &State,
     enabled: &[Enabled],
+    release: Option<&Release>,
     plan: &mut Plan,
 ) -> Result<(), Failure> {
     let env_primary = setting(env, names::OPENCLAW_AGENT_MODEL)?;
@@ -260,10 +266,16 @@ fn models(
         check_ref(names::OPENCLAW_SUBAGENT_MODEL, &model)?;
         plan.add("agents.defaults.subagents.model", json!(model), Rule::Wins, names::OPENCLAW_SUBAGENT_MODEL);
     }
-    aliases(env, existing, owned, plan)
+    aliases(env, existing, owned, release, plan)
 }
 
-fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) -> Result<(), Failure> {
+fn aliases(
+    env: &impl Lookup,
+    existing: &Value,
+    owned: &State,
+    release: Option<&Release>,
+    plan: &mut Plan,
+) -> Result<(), Failure> {
     const VAR: &str = names::OPENCLAW_MODEL_ALIASES;
     let Some(list) = setting(env, VAR)? else { return Ok(()) };
     for (i, item) in split_list(&list).iter().enumerate() {
@@ -281,12 +293,36 @@ fn aliases(env: &impl Lookup, existing: &Value, owned: &State, plan: &mut Plan) 
     // models. An empty policy keeps them plain aliases, unless the user
     // already keeps a legacy map of their own (then its meaning is theirs).
     let policy = path("agents.defaults.modelPolicy");
-    let user_map =
-        json::get(existing, &path("agents.defaults.models")).is_some_and(|m| !json::is_empty_object(Some(m)));
-    if !user_map || owned.recorded(&policy).is_some() {
-        plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR);
+    if !user_models_map(existing, owned) || owned.recorded(&policy).is_some() {
+        if openclaw_version::has_model_policy(release) {
+            plan.add("agents.defaults.modelPolicy", json!({}), Rule::Default, VAR);
+        } else {
+            // Before 2026.8 the key is unknown (the gateway would refuse the
+            // file) and the map is always an allowlist: say so.
+            let release = release.map(ToString::to_string).unwrap_or_default();
+            plan.warnings.push(format!(
+                "{VAR}: OpenClaw {release} has no agents.defaults.modelPolicy, so the aliased models are also \
+                 the only ones /model allows (2026.8 and later: aliases only)"
+            ));
+        }
     }
     Ok(())
+}
+
+/// Whether `agents.defaults.models` holds an entry of the user's: anything
+/// but an alias clawinit recorded. (A map of clawinit's aliases alone, e.g.
+/// written for a release without `modelPolicy`, is not a legacy allowlist
+/// the user chose.)
+fn user_models_map(existing: &Value, owned: &State) -> bool {
+    let models = path("agents.defaults.models");
+    let Some(map) = json::get(existing, &models).and_then(Value::as_object) else { return false };
+    map.iter().any(|(model, entry)| {
+        let mut alias = models.clone();
+        alias.extend([model.clone(), "alias".to_string()]);
+        let clawinits = entry.as_object().is_some_and(|o| o.len() == 1)
+            && owned.recorded(&alias).is_some_and(|recorded| entry.get("alias") == Some(recorded));
+        !clawinits
+    })
 }
 
 /// Overlay leaves (non-objects and empty objects) become winning entries;
@@ -334,4 +370,65 @@ fn setting(env: &impl Lookup, name: &str) -> Result<Option<String>, Failure> {
 
 fn bad(name: &str, expected: &str) -> Failure {
     Failure::new(Exit::Usage, format!("{name}: invalid value (expected {expected})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with_aliases(release: Option<&str>) -> Plan {
+        let env: HashMap<String, String> = [("OPENAI_API_KEY", "k"), ("OPENCLAW_MODEL_ALIASES", "gpt=openai/gpt-5.4")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let release: Option<Release> = release.map(|r| r.parse().unwrap());
+        plan(&env, &Value::Null, &State::default(), None, KeyRefs::Secretref, release.as_ref()).unwrap()
+    }
+
+    fn writes_model_policy(plan: &Plan) -> bool {
+        plan.entries.iter().any(|e| e.path == path("agents.defaults.modelPolicy"))
+    }
+
+    #[test]
+    fn aliases_get_an_empty_model_policy_from_2026_8_on() {
+        for release in [Some("2026.8.1"), Some("2026.9.6"), None] {
+            let plan = with_aliases(release);
+            assert!(writes_model_policy(&plan), "{release:?}");
+            assert!(plan.warnings.is_empty(), "{release:?}: {:?}", plan.warnings);
+        }
+    }
+
+    #[test]
+    fn a_map_of_clawinits_own_aliases_is_not_the_users() {
+        let existing = json!({"agents": {"defaults": {"models": {"openai/gpt-5.4": {"alias": "gpt"}}}}});
+        let mut owned = State::default();
+        assert!(user_models_map(&existing, &owned), "unrecorded: the user's");
+        let rendered =
+            crate::config::render::render(Some(json!({})), &State::default(), &with_aliases(Some("2026.7.35")));
+        owned = rendered.state;
+        assert!(!user_models_map(&rendered.doc, &owned), "clawinit's aliases alone");
+        let mut edited = rendered.doc.clone();
+        edited["agents"]["defaults"]["models"]["openai/gpt-5.4"]["params"] = json!({"temperature": 0.2});
+        assert!(user_models_map(&edited, &owned), "an entry the user extended");
+        edited["agents"]["defaults"]["models"]["openai/gpt-5.4"] = json!({"alias": "mine"});
+        assert!(user_models_map(&edited, &owned), "an alias the user changed");
+        assert!(!user_models_map(&json!({}), &owned));
+    }
+
+    #[test]
+    fn before_2026_8_no_model_policy_and_a_warning_that_aliases_restrict() {
+        for release in ["2026.6.35", "2026.7.35"] {
+            let plan = with_aliases(Some(release));
+            assert!(!writes_model_policy(&plan), "{release} rejects the key");
+            assert_eq!(plan.warnings.len(), 1);
+            assert!(
+                plan.warnings[0].contains(release) && plan.warnings[0].contains("modelPolicy"),
+                "{:?}",
+                plan.warnings
+            );
+            let aliased = path("agents.defaults.models");
+            assert!(plan.entries.iter().any(|e| e.path.starts_with(&aliased)), "the aliases are still written");
+        }
+    }
 }

@@ -89,12 +89,33 @@ pub fn openclaw() -> &'static Path {
     })
 }
 
+/// Another OpenClaw release (the version matrix, the oldest's e2e start),
+/// installed beside the pinned one by the same script on first use.
+pub fn openclaw_release(version: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-openclaw.sh");
+    let out = Command::new(&script).arg(version).output().expect("run scripts/install-openclaw.sh");
+    assert!(out.status.success(), "install-openclaw.sh {version} failed: {}", text(&out.stderr));
+    PathBuf::from(text(&out.stdout).trim().lines().last().expect("the script prints the CLI path"))
+}
+
 /// `openclaw config validate --json` on `config` with `env` (the variables the
 /// config references): must be valid with no warnings.
 pub fn assert_openclaw_accepts(config: &Path, env: &[(&str, &str)]) {
+    assert_release_accepts(openclaw(), config, env)
+}
+
+/// `assert_openclaw_accepts` with the CLI of any installed release.
+pub fn assert_release_accepts(cli: &Path, config: &Path, env: &[(&str, &str)]) {
+    let report = validate_report(cli, config, env);
+    assert_eq!(report["valid"], true, "OpenClaw rejects {}: {report}", config.display());
+    assert_eq!(report["warnings"], serde_json::json!([]), "OpenClaw warns about {}: {report}", config.display());
+}
+
+/// The report of `cli config validate --json` on `config`.
+pub fn validate_report(cli: &Path, config: &Path, env: &[(&str, &str)]) -> Value {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let state = Scratch::new(&format!("validate-{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    let mut cmd = Command::new(openclaw());
+    let mut cmd = Command::new(cli);
     cmd.args(["config", "validate", "--json"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -111,9 +132,10 @@ pub fn assert_openclaw_accepts(config: &Path, env: &[(&str, &str)]) {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
+        // Older releases print a rejection over several lines.
+        .or_else(|| stdout.find("{\n").and_then(|at| serde_json::from_str(stdout[at..].trim_end()).ok()))
         .unwrap_or_else(|| panic!("no JSON from openclaw config validate: {stdout} {}", text(&out.stderr)));
-    assert_eq!(report["valid"], true, "OpenClaw rejects {}: {report}", config.display());
-    assert_eq!(report["warnings"], serde_json::json!([]), "OpenClaw warns about {}: {report}", config.display());
+    report
 }
 
 /// Every file under `dir`, for canary scans.
