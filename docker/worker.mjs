@@ -53,7 +53,11 @@ function connectOnce() {
                 socket = null;
                 for (const { reject: rejectRequest } of pending.values()) rejectRequest(new Error("connection lost"));
                 pending.clear();
-                if (!stopping) log(`connection closed (${event.code}); reconnecting`);
+                if (!stopping) {
+                    log(`connection closed (${event.code}); reconnecting`);
+                    // At once, not at the next message: the next turn finds the connection up.
+                    connection().catch(() => {});
+                }
             }
         });
         ws.addEventListener("message", (event) => {
@@ -193,7 +197,13 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     });
 }
 
-log(`token ${token ? "set" : "missing"}; connecting to ${url}`);
+// First what clawinit promises: the gateway is ready when the worker starts (its own /readyz).
+let ready = false;
+try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) });
+    ready = res.status === 200 && (await res.json()).ready === true;
+} catch {}
+log(`gateway on port ${port} ready=${ready}; token ${token ? "set" : "missing"}`);
 await connection();
 // Messages are handled one at a time, in order; the event loop stays alive until a signal.
 const idle = setInterval(() => {}, 1 << 30);

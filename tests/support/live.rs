@@ -169,9 +169,10 @@ impl Live {
         let started = Instant::now();
         writeln!(self.stdin, "{line}").unwrap();
         self.stdin.flush().unwrap();
-        match self.replies.recv_timeout(Duration::from_secs(240)) {
+        // OpenClaw's own recovery retries a 429 up to 10 times (30 s cap) first.
+        match self.replies.recv_timeout(Duration::from_secs(420)) {
             Ok(reply) => (reply, started.elapsed()),
-            Err(_) => panic!("no reply to {message:?} within 240 s: {}", self.stdout_text()),
+            Err(_) => panic!("no reply to {message:?} within 420 s: {}", self.stdout_text()),
         }
     }
 
