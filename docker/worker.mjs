@@ -164,7 +164,9 @@ async function handle(line) {
     const n = ++count;
     const { message, model, session } = parse(line);
     const started = performance.now();
-    // A turn lost with its connection (the gateway restarted mid-turn) is sent once more.
+    // A turn lost with its connection (the gateway restarted mid-turn) is sent once more, with
+    // the same idempotency key, so a gateway that already had it does not run it twice.
+    const idempotencyKey = crypto.randomUUID();
     for (let attempt = 1; ; attempt++) {
         try {
             const result = await request("agent", {
@@ -173,7 +175,7 @@ async function handle(line) {
                 sessionKey: session || `agent:main:worker-${n}`,
                 model: model || undefined,
                 deliver: false,
-                idempotencyKey: crypto.randomUUID(),
+                idempotencyKey,
             });
             const payloads = result?.result?.payloads ?? [];
             const text = payloads.map((p) => p.text).filter(Boolean).join("\n");
