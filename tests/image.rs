@@ -574,3 +574,110 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
         std::mem::forget(c); // kube down removes it
     }
 }
+
+/// The smallest Anthropic Messages endpoint, in Node (the image has no Python): records each
+/// request (path, `x-api-key`, model) to /tmp/requests.jsonl and streams one text reply.
+const ENDPOINT: &str = r#"
+import http from "node:http";
+import fs from "node:fs";
+http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+        let model = null;
+        try { model = JSON.parse(body).model; } catch {}
+        fs.appendFileSync("/tmp/requests.jsonl", JSON.stringify({ path: req.url, key: req.headers["x-api-key"] ?? null, model }) + "\n");
+        if (req.method !== "POST") return res.end("{}");
+        const ev = (name, data) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+        const text = `pong from the container model=${model}`;
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end(
+            ev("message_start", { message: { id: "m", type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } } }) +
+            ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
+            ev("content_block_delta", { index: 0, delta: { type: "text_delta", text } }) +
+            ev("content_block_stop", { index: 0 }) +
+            ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 3 } }) +
+            ev("message_stop", {}),
+        );
+    });
+}).listen(19001, "127.0.0.1");
+"#;
+
+/// One message through the image's worker (its one WebSocket, messages on stdin) and the
+/// real gateway to a local endpoint inside the container (`--network none`): the endpoint
+/// saw exactly the decrypted key for the catalog's model, and the reply came back.
+#[test]
+fn the_worker_sends_one_message_through_the_gateway_to_a_local_endpoint() {
+    let Some(image) = image() else { return };
+    let c = Container::new("message");
+    let canary = canary();
+    let key = format!("sk-ant-{canary}");
+    let secrets = c.secrets(&format!("ANTHROPIC_API_KEY={key}\n"));
+    let endpoint = c.scratch.0.join("endpoint");
+    std::fs::create_dir_all(&endpoint).unwrap();
+    std::fs::write(endpoint.join("endpoint.mjs"), ENDPOINT).unwrap();
+    std::fs::set_permissions(&endpoint, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(endpoint.join("endpoint.mjs"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .unwrap();
+    let mount = format!("{}:/opt/endpoint:ro", endpoint.display());
+    let data = format!("{}:/data", c.volume);
+    // Attached with stdin open: podman's stdin is PID 1's, and clawinit hands it to the worker.
+    let mut args = vec!["run", "--interactive", "--name", &c.name, "--network", "none", "--volume", &data];
+    args.extend(["--volume", &secrets, "--volume", &mount, "--env", "ANTHROPIC_BASE_URL=http://127.0.0.1:19001"]);
+    args.extend(SECRETS_ENV);
+    args.extend([image.as_str(), "node", WORKER]);
+    let mut run = Command::new("podman")
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = run.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |prefix: &str, limit: Duration| -> String {
+        let since = Instant::now();
+        while since.elapsed() < limit {
+            if let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
+                seen.push(line.clone());
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+        }
+        panic!("no {prefix:?} within {limit:?}:\n{}", seen.join("\n"));
+    };
+    wait_for("worker: connected", Duration::from_secs(240));
+    c.exec(&["sh", "-c", "node /opt/endpoint/endpoint.mjs >/dev/null 2>&1 &"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut stdin = run.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"hello from the image test\n").unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(wait_for("reply ", Duration::from_secs(240)).strip_prefix("reply ").unwrap()).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["text"], "pong from the container model=claude-opus-5", "{reply}");
+    let requests = c.exec(&["cat", "/tmp/requests.jsonl"]);
+    let call = requests
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["model"] == "claude-opus-5")
+        .unwrap_or_else(|| panic!("no model call: {requests}"));
+    assert_eq!(call["path"], "/v1/messages");
+    assert_eq!(call["key"], key.as_str(), "exactly the decrypted key");
+    eprintln!("one message through the image's worker: {} ms", reply["ms"]);
+
+    drop(stdin);
+    let stopping = Instant::now();
+    podman_ok(&["stop", &c.name]);
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    assert!(stopping.elapsed() < STOP_BOUND + Duration::from_secs(2));
+    let logs = c.logs();
+    assert_ordered_stop(&logs);
+    assert!(!logs.contains(&canary), "a secret value is in podman logs");
+}

@@ -68,7 +68,7 @@ const COMPLETIONS: &str = "openai-completions";
 
 #[rustfmt::skip]
 pub static PROVIDERS: &[Provider] = &[
-    builtin("anthropic", "ANTHROPIC", &["ANTHROPIC_API_KEY"], "https://api.anthropic.com", "anthropic-messages", &["claude-opus-5", "claude-sonnet-4-6"]),
+    builtin("anthropic", "ANTHROPIC", &["ANTHROPIC_API_KEY"], "https://api.anthropic.com", "anthropic-messages", &["claude-opus-5", "claude-sonnet-5"]),
     builtin("openai", "OPENAI", &["OPENAI_API_KEY"], "https://api.openai.com/v1", "openai-responses", &["gpt-6-astra", "gpt-5.4"]),
     builtin("google", "GEMINI", &["GEMINI_API_KEY", "GOOGLE_API_KEY"], "https://generativelanguage.googleapis.com/v1beta", "google-generative-ai", &["gemini-3.1-pro-preview", "gemini-3-flash-preview"]),
     builtin("moonshot", "MOONSHOT", &["MOONSHOT_API_KEY"], "https://api.moonshot.ai/v1", COMPLETIONS, &["kimi-k2.5", "kimi-k2-thinking"]),
@@ -80,7 +80,7 @@ pub static PROVIDERS: &[Provider] = &[
     builtin("mistral", "MISTRAL", &["MISTRAL_API_KEY"], "https://api.mistral.ai/v1", COMPLETIONS, &["mistral-large-latest"]),
     builtin("groq", "GROQ", &["GROQ_API_KEY"], "https://api.groq.com/openai/v1", COMPLETIONS, &["llama-3.3-70b-versatile"]),
     builtin("cerebras", "CEREBRAS", &["CEREBRAS_API_KEY"], "https://api.cerebras.ai/v1", COMPLETIONS, &["gpt-oss-120b"]),
-    builtin("together", "TOGETHER", &["TOGETHER_API_KEY"], "https://api.together.xyz/v1", COMPLETIONS, &["moonshotai/Kimi-K2.5"]),
+    builtin("together", "TOGETHER", &["TOGETHER_API_KEY"], "https://api.together.xyz/v1", COMPLETIONS, &["moonshotai/Kimi-K2.6"]),
     builtin("venice", "VENICE", &["VENICE_API_KEY"], "https://api.venice.ai/api/v1", COMPLETIONS, &["kimi-k2-5"]),
     builtin("kimi", "KIMI", &["KIMI_API_KEY", "KIMICODE_API_KEY"], "https://api.kimi.com/coding/", "anthropic-messages", &["kimi-code"]),
     builtin("huggingface", "HUGGINGFACE", &["HUGGINGFACE_HUB_TOKEN", "HF_TOKEN"], "https://router.huggingface.co/v1", COMPLETIONS, &["deepseek-ai/DeepSeek-R1"]),

@@ -2,6 +2,7 @@
 //! the real clawinit binary with a clean, isolated environment.
 #![allow(dead_code)]
 
+pub mod live;
 pub mod ns;
 pub mod reload;
 
