@@ -119,8 +119,12 @@ fn a_rotated_gateway_token_keeps_the_gateway_and_the_worker_matching() {
     write_secret(&dir, "OPENCLAW_GATEWAY_TOKEN", "tok-bbbb");
     running.signal(Signal::SIGHUP);
     wait_for_count(&log, "gateway ready ", 2);
+    // The worker is restarted once the new gateway is ready: wait for its
+    // successor (between the two, no worker runs).
+    let restarted = eventually(Duration::from_secs(10), || count(&log, "worker start") >= 2);
     let (g, w) = (environ(gateway_pid(&running)), environ(worker_pid(&running)));
     let _ = stop(running);
+    assert!(restarted, "the worker was not restarted with the new token");
     assert_eq!(g["OPENCLAW_GATEWAY_TOKEN"], "tok-bbbb");
     assert_eq!(
         g["OPENCLAW_GATEWAY_TOKEN"], w["OPENCLAW_GATEWAY_TOKEN"],
