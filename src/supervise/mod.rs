@@ -120,9 +120,11 @@ pub fn run(
         s.board = status::Board::shared(options.secret_sources.clone());
         s.watch = options.watch.map(reload::Watch::new);
         s.port = options.port;
+        s.spawn(Role::Gateway, gateway)?;
+        // Served from its own thread from now on: once it answers, the
+        // gateway it reports already runs.
         let allowed = [Some(0), Some(nix::unistd::geteuid().as_raw()), user.map(|u| u.uid.as_raw())];
         let _server = status::serve(&s.board, allowed.into_iter().flatten().collect());
-        s.spawn(Role::Gateway, gateway)?;
         let started = Instant::now();
         s.gateway_starts.record(started);
         let deadline = || later(Instant::now(), options.stop_timeout);
