@@ -24,18 +24,6 @@ fn secrets_dir(home: &Scratch, name: &str, value: &str) -> (PathBuf, String) {
     (dir, s)
 }
 
-/// Poll `cond` for up to `limit`; whether it became true.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
-
 fn alive(running: &Running) -> bool {
     // clawinit's host pid is alive and not a zombie.
     std::fs::read_to_string(format!("/proc/{}/stat", running.host_pid))

@@ -15,17 +15,6 @@ use support::ns::*;
 use support::reload::*;
 use support::*;
 
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
-
 /// Run a namespace that should end by itself; a run that does not end within
 /// `limit` is killed (its PID 1, which ends the namespace) and fails the test.
 fn within(limit: Duration, mut cmd: Command) -> std::process::Output {

@@ -51,6 +51,18 @@ pub fn environ(pid: i32) -> HashMap<String, String> {
         .collect()
 }
 
+/// Poll `cond` for up to `limit`; whether it became true.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
 pub fn count(log: &Path, prefix: &str) -> usize {
     log_lines(log).iter().filter(|l| l.starts_with(prefix)).count()
 }
