@@ -50,14 +50,6 @@ pub struct Item {
 pub type Branch = Vec<Item>;
 
 impl Scalar {
-    /// Hash what the leaf contributes to the MAC, without copying strings.
-    pub fn feed_mac(&self, hash: &mut impl sha2::Digest) {
-        match self {
-            Scalar::Str(b) | Scalar::Bytes(b) => hash.update(b),
-            other => hash.update(other.mac_bytes()),
-        }
-    }
-
     /// sops's `ToBytes`: what a leaf contributes to the MAC.
     pub fn mac_bytes(&self) -> SecretBytes {
         match self {

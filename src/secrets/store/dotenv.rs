@@ -13,9 +13,10 @@ use crate::secrets::tree::{secret, Branch, Item, Key, Scalar, SecretBytes, Value
 const METADATA_PREFIX: &str = "sops_";
 
 pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
-    let mut tree = Branch::new();
+    // Sized once: growing a 10 000-item tree copied it about 14 times.
+    let mut tree = Branch::with_capacity(memchr::memchr_iter(b'\n', content).count() + 1);
     let mut flat = BTreeMap::new();
-    for (index, line) in content.split(|b| *b == b'\n').enumerate() {
+    for (index, line) in lines(content).enumerate() {
         let line_no = index + 1;
         if line.is_empty() {
             continue;
@@ -24,9 +25,7 @@ pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
             tree.push(Item { key: Key::Comment(secret(comment)), value: Value::Null });
             continue;
         }
-        let eq = line
-            .iter()
-            .position(|b| *b == b'=')
+        let eq = memchr::memchr(b'=', line)
             .ok_or_else(|| Error::malformed(format!("line {line_no}: not a KEY=VALUE line")))?;
         let key = std::str::from_utf8(&line[..eq])
             .map_err(|_| Error::malformed(format!("line {line_no}: the key is not valid UTF-8")))?;
@@ -47,14 +46,29 @@ pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
     Ok(Parsed { kind: StoreKind::Dotenv, tree, metadata: unflatten(flat)? })
 }
 
+/// The content split on `\n`, as `split` would, with a vectorised search.
+fn lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(content);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match memchr::memchr(b'\n', text) {
+            Some(end) => {
+                rest = Some(&text[end + 1..]);
+                Some(&text[..end])
+            }
+            None => rest.take(),
+        }
+    })
+}
+
 /// `\n` (backslash, n) becomes a newline; nothing else is an escape.
 fn unescape(value: &[u8]) -> SecretBytes {
-    if !value.contains(&b'\\') {
+    if memchr::memchr(b'\\', value).is_none() {
         return secret(value);
     }
     let mut out = Zeroizing::new(Vec::with_capacity(value.len()));
     let mut rest = value;
-    while let Some(at) = rest.iter().position(|b| *b == b'\\') {
+    while let Some(at) = memchr::memchr(b'\\', rest) {
         out.extend_from_slice(&rest[..at]);
         if rest.get(at + 1) == Some(&b'n') {
             out.push(b'\n');
@@ -150,7 +164,9 @@ fn to_json(node: Node) -> Json {
 
 /// The plaintext file exactly as `sops -d` prints it.
 pub fn emit(tree: &Branch) -> Result<SecretBytes, String> {
-    let mut out = Zeroizing::new(Vec::new());
+    // Reserved up front: a growing buffer would leave unzeroized copies of
+    // the plaintext behind each reallocation (escapes may still add a few).
+    let mut out = Zeroizing::new(Vec::with_capacity(emitted_len(tree)));
     for item in tree {
         match (&item.key, &item.value) {
             (Key::Comment(text), _) => {
@@ -160,12 +176,9 @@ pub fn emit(tree: &Branch) -> Result<SecretBytes, String> {
             (Key::Name(name), Value::Scalar(scalar)) => {
                 out.extend_from_slice(name.as_bytes());
                 out.push(b'=');
-                for &b in scalar.to_env_bytes().iter() {
-                    if b == b'\n' {
-                        out.extend_from_slice(b"\\n");
-                    } else {
-                        out.push(b);
-                    }
+                match scalar {
+                    Scalar::Str(bytes) | Scalar::Bytes(bytes) => escape_into(&mut out, bytes),
+                    other => escape_into(&mut out, &other.to_env_bytes()),
                 }
             }
             (Key::Name(name), Value::Null) => {
@@ -177,6 +190,33 @@ pub fn emit(tree: &Branch) -> Result<SecretBytes, String> {
         out.push(b'\n');
     }
     Ok(out)
+}
+
+/// The output size before escapes: every item's key, `=`, value and newline.
+fn emitted_len(tree: &Branch) -> usize {
+    let item_len = |item: &Item| {
+        let key = match &item.key {
+            Key::Comment(text) => text.len(),
+            Key::Name(name) => name.len(),
+        };
+        let value = match &item.value {
+            Value::Scalar(Scalar::Str(bytes) | Scalar::Bytes(bytes)) => bytes.len(),
+            _ => 24,
+        };
+        key + value + 2
+    };
+    tree.iter().map(item_len).sum()
+}
+
+/// A value with each newline written as `\n`, as sops's dotenv store does.
+fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
+    let mut rest = value;
+    while let Some(at) = memchr::memchr(b'\n', rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"\\n");
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]

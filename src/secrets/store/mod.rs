@@ -60,7 +60,7 @@ pub fn parse(content: &[u8]) -> Result<Parsed, Error> {
     if content.is_empty() {
         return Err(Error::malformed("empty file, not a SOPS document"));
     }
-    if content.contains(&0) {
+    if memchr::memchr(0, content).is_some() {
         return Err(Error::malformed("binary data, not a SOPS document"));
     }
     match detect(content) {
