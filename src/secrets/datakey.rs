@@ -34,7 +34,7 @@ pub fn recover(meta: &Metadata, identities: &Identities) -> Result<DataKey, Erro
                 continue;
             }
         };
-        let ids = identities.keys.iter().map(|k| k.as_ref() as &dyn age::Identity);
+        let ids = identities.keys.iter().map(|k| k.as_identity());
         match decryptor.decrypt(ids) {
             Ok(mut reader) => {
                 let mut key = Zeroizing::new(Vec::with_capacity(32));
@@ -69,7 +69,7 @@ fn no_identity_message(meta: &Metadata, identities: &Identities) -> String {
     if identities.keys.is_empty() {
         msg.push_str("; no identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD");
     } else {
-        msg.push_str(&format!("; you have {}", identities.loaded.join("; ")));
+        msg.push_str(&format!("; you have {}", identities.loaded().join("; ")));
     }
     if !identities.problems.is_empty() {
         msg.push_str(&format!("; could not load {}", identities.problems.join("; ")));

@@ -87,15 +87,51 @@ impl IdentitySources {
 /// The loaded identities, what was tried, and what could not be loaded.
 #[derive(Default)]
 pub struct Identities {
-    pub keys: Vec<Box<dyn age::Identity>>,
-    /// Sources that yielded at least one identity, with the public recipient
-    /// of each age identity: `SOPS_AGE_KEY_FILE (/keys.txt): age1...`.
-    pub loaded: Vec<String>,
+    pub keys: Vec<Key>,
+    /// Sources that yielded at least one identity, and which of `keys` each gave.
+    loaded: Vec<(String, std::ops::Range<usize>)>,
     /// One line per source that failed, naming the source, never its content.
     pub problems: Vec<String>,
 }
 
+/// One identity, kept by kind so its public recipient can be named later.
+pub enum Key {
+    Age(age::x25519::Identity),
+    Ssh(age::ssh::Identity),
+}
+
+impl Key {
+    pub fn as_identity(&self) -> &dyn age::Identity {
+        match self {
+            Key::Age(key) => key,
+            Key::Ssh(key) => key,
+        }
+    }
+}
+
 impl Identities {
+    /// The sources that yielded identities, each with the public recipient of
+    /// its age identities: `SOPS_AGE_KEY_FILE (/keys.txt): age1...`, so a 67
+    /// can say "the file is for X, you have Y" (a recipient is public, the key
+    /// is never shown). Derived only for that message: a derivation is a
+    /// scalar multiplication, a sixth of a 10-key decrypt's instructions.
+    pub fn loaded(&self) -> Vec<String> {
+        let describe = |(label, range): &(String, std::ops::Range<usize>)| {
+            let recipients: Vec<String> = self.keys[range.clone()]
+                .iter()
+                .filter_map(|key| match key {
+                    Key::Age(key) => Some(key.to_public().to_string()),
+                    Key::Ssh(_) => None,
+                })
+                .collect();
+            match recipients.is_empty() {
+                true => label.clone(),
+                false => format!("{label}: {}", recipients.join(", ")),
+            }
+        };
+        self.loaded.iter().map(describe).collect()
+    }
+
     pub fn load(sources: &IdentitySources) -> Identities {
         let mut ids = Identities::default();
         if let Some(file) = &sources.ssh_key_file {
@@ -137,11 +173,9 @@ impl Identities {
         match parse_age_identities(text) {
             Ok(keys) if keys.is_empty() => self.problems.push(format!("{label}: contains no identity")),
             Ok(keys) => {
-                // The public recipients, so a 67 can say "the file is for X,
-                // you have Y"; a recipient is public, the key never shown.
-                let recipients: Vec<String> = keys.iter().map(|k| k.to_public().to_string()).collect();
-                self.keys.extend(keys.into_iter().map(|k| Box::new(k) as Box<dyn age::Identity>));
-                self.loaded.push(format!("{label}: {}", recipients.join(", ")));
+                let first = self.keys.len();
+                self.keys.extend(keys.into_iter().map(Key::Age));
+                self.loaded.push((label.to_string(), first..self.keys.len()));
             }
             Err(e) => self.problems.push(format!("{label}: {e}")),
         }
@@ -155,8 +189,8 @@ impl Identities {
         };
         match age::ssh::Identity::from_buffer(Cursor::new(&bytes[..]), Some(path.display().to_string())) {
             Ok(identity @ age::ssh::Identity::Unencrypted(_)) => {
-                self.keys.push(Box::new(identity));
-                self.loaded.push(label.to_string());
+                self.keys.push(Key::Ssh(identity));
+                self.loaded.push((label.to_string(), self.keys.len() - 1..self.keys.len()));
             }
             Ok(age::ssh::Identity::Encrypted(_)) => self
                 .problems
