@@ -134,12 +134,12 @@ impl<'t> Walker<'_, 't> {
     fn leaf(&mut self, scalar: &mut Scalar) -> Result<(), Error> {
         let encrypted = self.encrypts(false);
         if encrypted {
-            let Scalar::Str(stored) = &*scalar else {
+            let Scalar::Str(stored) = scalar else {
                 return Err(self.fail(CipherError::NotEncrypted));
             };
-            let stored = std::str::from_utf8(stored).map_err(|_| self.fail(CipherError::NotEncrypted))?;
+            let stored = std::mem::take(stored);
             self.build_aad();
-            match cipher::decrypt(stored, self.key, &self.aad) {
+            match cipher::decrypt_owned(stored, self.key, &self.aad) {
                 Ok(Plain::Value(plain)) => *scalar = plain,
                 Ok(Plain::Comment(_)) => return Err(self.fail(CipherError::BadType("comment".into()))),
                 Err(cause) => return Err(self.fail(cause)),
