@@ -19,5 +19,6 @@ pub mod reload;
 pub mod secrets;
 pub mod settings;
 pub mod sources;
+pub mod start;
 pub mod supervise;
 pub mod workdir;

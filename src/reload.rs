@@ -1,6 +1,6 @@
 //! What `run` reads again on a reload: the secret sources (SOPS files,
 //! `CLAWINIT_SECRETS_DIR`, `<NAME>_FILE`) and the overlay, through the same
-//! steps as the start (`commands::children_env`, `config::prepare`), and
+//! steps as the start (`start::children_env`, `config::prepare`, `start::run_env`), and
 //! the watch's fingerprint of their bytes.
 
 use std::path::Path;
@@ -8,12 +8,12 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::account::Account;
-use crate::commands;
 use crate::config::{self, Mode};
 use crate::exit::{Exit, Failure};
 use crate::files::{self, CONFIG_FILE_LIMIT, SECRETS_FILE_LIMIT};
 use crate::settings::Settings;
 use crate::sources::{self, Loaded};
+use crate::start;
 use crate::supervise::{Reload, Reloaded};
 use crate::workdir::StartDir;
 
@@ -75,9 +75,9 @@ impl Sources {
         // What is read now is what the next check compares with, once this
         // reload has succeeded: a change it took is not reloaded twice.
         let seen = self.fingerprint.is_some().then(|| fingerprint(&self.settings));
-        let (mut env, sources) = commands::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
+        let (mut env, sources) = start::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
         let prepared = config::prepare(&self.settings, &mut env, Mode::Rewrite, self.owner.as_ref())?;
-        commands::run_env(&mut env, self.owner.as_ref());
+        start::run_env(&mut env, self.owner.as_ref());
         if seen.is_some() {
             self.fingerprint = seen;
         }
@@ -110,7 +110,7 @@ fn fingerprint(settings: &Settings) -> [u8; 32] {
         let read = files::read(path, limit);
         add(path.as_os_str().as_encoded_bytes(), read.as_deref().map(Vec::as_slice).map_err(|e| e.to_string()));
     };
-    for file in commands::secrets_files(settings.secrets_file.as_deref()) {
+    for file in start::secrets_files(settings.secrets_file.as_deref()) {
         add_file(&file, SECRETS_FILE_LIMIT);
     }
     if let Some(overlay) = &settings.config_overlay {
