@@ -206,7 +206,9 @@ class Crate:
             for m in re.finditer(r"\b(pub(\([^)]*\))?\s+)?use\s+([^;]+);", text):
                 for path in expand(m.group(3)):
                     segs = path.split("::")
-                    if m.group(1):  # a re-export: followed by its users
+                    # A re-export is followed by its users; it is an edge
+                    # of this file only when this file uses the name too.
+                    if m.group(1) and len(re.findall(r"\b" + re.escape(segs[-1]) + r"\b", text)) < 2:
                         continue
                     paths.append((segs, depth(m.start())))
                     aliases[segs[-1]] = segs

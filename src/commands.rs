@@ -11,9 +11,9 @@ use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::interrupt;
 use crate::ownership;
-use crate::reload;
 use crate::secrets::{self, store, StoreKind};
 use crate::settings::Settings;
+use crate::start::reload;
 use crate::start::{children_env, identity_sources, preflight, resolve_command, run_env, Preflight, Until};
 use crate::supervise;
 

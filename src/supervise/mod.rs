@@ -2,7 +2,6 @@
 //! order. One current-thread tokio runtime; every child's status comes from
 //! the one reaping loop in `pid1` through the pid → role table here.
 
-pub mod gateway;
 pub mod pid1;
 pub mod policy;
 pub mod ready;
@@ -11,9 +10,7 @@ pub mod spawn;
 pub mod status;
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::OsString;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -26,14 +23,9 @@ use crate::exit::{Exit, Failure};
 use crate::settings::{ReadyProbe, ReloadWorker, RestartPolicy};
 use pid1::{signal_name, Ending, Pid1, Signals};
 
+pub use crate::start::command::Command;
+pub use crate::start::reload::{Reload, Reloaded};
 pub use pid1::init;
-pub use reload::{Reload, Reloaded};
-
-/// A command ready to run: the resolved program and its argv.
-pub struct Command {
-    pub program: PathBuf,
-    pub argv: Vec<OsString>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Role {

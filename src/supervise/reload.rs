@@ -20,36 +20,9 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::pid1::Ending;
 use super::{later, policy, signal_group, starts_shutdown, Command, Event, Role, RunOptions, Supervisor};
-use crate::environment::ChildEnv;
 use crate::exit::Failure;
 use crate::names;
 use crate::settings::ReloadWorker;
-
-/// Reads the sources again; implemented by the caller of `run`.
-pub trait Reload {
-    /// Every secrets source and the overlay read again, openclaw.json
-    /// re-rendered (and written if it changed). An error changes nothing.
-    fn reload(&mut self) -> Result<Reloaded, Failure>;
-
-    /// Whether any source's content differs from what the children run on,
-    /// or the last reload failed: the watch's check. Cheap: reads bytes,
-    /// decrypts nothing.
-    fn sources_changed(&mut self) -> bool;
-
-    /// The supervisor refused what the last `reload` returned (`execve`
-    /// would not take it): the watch must try again.
-    fn refused(&mut self);
-}
-
-/// A successful reload: the environment the children would get now.
-pub struct Reloaded {
-    pub env: ChildEnv,
-    pub config_written: bool,
-    /// The gateway's port now (the readiness gate follows it).
-    pub port: u16,
-    /// Which secret sources are in use (names and paths only).
-    pub sources: Vec<String>,
-}
 
 /// `CLAWINIT_SECRETS_WATCH`: when the sources are checked next.
 pub struct Watch {

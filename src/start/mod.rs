@@ -5,6 +5,11 @@
 //! reload (`reload.rs`) all go through these functions, so `check` equals
 //! `run` up to the spawn and a reload reads what the start read.
 
+pub mod command;
+pub mod gateway;
+pub mod reload;
+pub mod sources;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,8 +23,7 @@ use crate::names;
 use crate::openclaw_version::{self, Installed};
 use crate::secrets::{self, IdentitySources};
 use crate::settings::Settings;
-use crate::sources;
-use crate::supervise::{self, Command};
+use command::Command;
 
 /// The identity sources of the environment, with the key command's time limit.
 pub fn identity_sources(settings: &Settings) -> IdentitySources {
@@ -29,7 +33,7 @@ pub fn identity_sources(settings: &Settings) -> IdentitySources {
 /// A command line as the children's `PATH` resolves its program.
 pub fn resolve_command(argv: &[OsString], env: &ChildEnv) -> Result<Command, Failure> {
     let (program, _) = argv.split_first().ok_or_else(|| Failure::new(Exit::Usage, "no command given"))?;
-    Ok(Command { program: supervise::spawn::resolve(program, env)?, argv: argv.to_vec() })
+    Ok(Command { program: command::resolve(program, env)?, argv: argv.to_vec() })
 }
 
 /// The SOPS files of `CLAWINIT_SECRETS_FILE` (or `--secrets`): a
@@ -168,7 +172,7 @@ pub fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Un
     let (mut owner, mut gateway, mut worker_command) = (None, None, None);
     if until == Until::Spawn {
         owner = settings.user.as_deref().map(Account::resolve).transpose()?;
-        gateway = Some(supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)?);
+        gateway = Some(gateway::resolve(settings.gateway_cmd.as_deref(), &env)?);
         if !worker.is_empty() {
             worker_command = Some(resolve_command(worker, &env)?);
         }
@@ -177,8 +181,7 @@ pub fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Un
     let of = |c: &Command| openclaw_version::installed(&c.program, &c.argv);
     let openclaw = match &gateway {
         Some(command) => of(command),
-        None => supervise::gateway::resolve(settings.gateway_cmd.as_deref(), &env)
-            .map_or(Installed::NotOpenclaw, |c| of(&c)),
+        None => gateway::resolve(settings.gateway_cmd.as_deref(), &env).map_or(Installed::NotOpenclaw, |c| of(&c)),
     };
     openclaw_version::record(&openclaw, settings.openclaw_versions)?;
     let prepared = config::prepare(settings, &mut env, mode, owner.as_ref())?;

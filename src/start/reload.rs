@@ -7,15 +7,42 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::sources::{self, Loaded};
 use crate::account::Account;
 use crate::config::{self, Mode};
+use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::files::{self, CONFIG_FILE_LIMIT, SECRETS_FILE_LIMIT};
 use crate::settings::Settings;
-use crate::sources::{self, Loaded};
 use crate::start;
-use crate::supervise::{Reload, Reloaded};
 use crate::workdir::StartDir;
+
+/// Reads the sources again; what the supervisor asks of the start pipeline
+/// on a HUP or a change the watch saw; `Sources` below is the one implementation.
+pub trait Reload {
+    /// Every secrets source and the overlay read again, openclaw.json
+    /// re-rendered (and written if it changed). An error changes nothing.
+    fn reload(&mut self) -> Result<Reloaded, Failure>;
+
+    /// Whether any source's content differs from what the children run on,
+    /// or the last reload failed: the watch's check. Cheap: reads bytes,
+    /// decrypts nothing.
+    fn sources_changed(&mut self) -> bool;
+
+    /// The supervisor refused what the last `reload` returned (`execve`
+    /// would not take it): the watch must try again.
+    fn refused(&mut self);
+}
+
+/// A successful reload: the environment the children would get now.
+pub struct Reloaded {
+    pub env: ChildEnv,
+    pub config_written: bool,
+    /// The gateway's port now (the readiness gate follows it).
+    pub port: u16,
+    /// Which secret sources are in use (names and paths only).
+    pub sources: Vec<String>,
+}
 
 /// The sources of one `run`.
 pub struct Sources {
