@@ -176,7 +176,9 @@ class Crate:
             return target
         path = self.reexport(target, item)
         if path is None:
-            return target
+            # `#[macro_export]` puts a macro at the crate root, wherever it is written.
+            exported = [f for f, t in self.text.items() if re.search(r"macro_rules!\s*" + re.escape(item) + r"\b", t)]
+            return exported[0] if k == 0 and exported else target
         absolute = self.absolute(target, path.split("::"))
         return self.resolve(target, absolute, seen + 1) if absolute else target
 

@@ -7,34 +7,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use crate::settings::RestartLimit;
+
 /// The part of the stop budget `total` kept for the gateway when the worker
 /// is stopped first: `min(max(2 s, total/3), total/2)`. The worker gets the
 /// rest and is killed when it is used.
 pub fn gateway_reserve(total: Duration) -> Duration {
     (total / 3).max(Duration::from_secs(2)).min(total / 2)
-}
-
-/// `CLAWINIT_GATEWAY_RESTART_LIMIT=n/seconds`: at most n restarts (n+1
-/// starts) inside any window of that many seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RestartLimit {
-    pub restarts: u32,
-    pub window: Duration,
-}
-
-impl std::str::FromStr for RestartLimit {
-    type Err = &'static str;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        const FORMAT: &str = "expected n/seconds, e.g. 5/300";
-        let (n, secs) = text.trim().split_once('/').ok_or(FORMAT)?;
-        let restarts = n.trim().parse().map_err(|_| FORMAT)?;
-        let secs: u64 = secs.trim().parse().map_err(|_| FORMAT)?;
-        if !(1..=86_400).contains(&secs) {
-            return Err("the window is from 1 to 86400 seconds");
-        }
-        Ok(RestartLimit { restarts, window: Duration::from_secs(secs) })
-    }
 }
 
 /// When the gateway was started, as far back as the limit looks.
@@ -94,15 +73,6 @@ mod tests {
         assert_eq!(gateway_reserve(secs(5)), secs(2), "at least 2 s");
         assert_eq!(gateway_reserve(secs(3)), Duration::from_millis(1500), "at most half");
         assert_eq!(gateway_reserve(secs(0)), secs(0));
-    }
-
-    #[test]
-    fn restart_limits_parse_and_reject() {
-        assert_eq!("5/300".parse(), Ok(RestartLimit { restarts: 5, window: secs(300) }));
-        assert_eq!(" 0 / 60 ".parse::<RestartLimit>().unwrap().restarts, 0);
-        for bad in ["5", "a/300", "5/0", "5/x", "-1/10", "5/86401"] {
-            assert!(bad.parse::<RestartLimit>().is_err(), "{bad}");
-        }
     }
 
     #[test]
