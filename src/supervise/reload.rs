@@ -18,8 +18,11 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, timeout_at, Instant};
 
+use super::children::{Event, Role, Supervisor};
+use super::clock::later;
 use super::pid1::Ending;
-use super::{later, policy, signal_group, starts_shutdown, Command, Event, Role, RunOptions, Supervisor};
+use super::stop::{self, signal_group, starts_shutdown};
+use super::{Command, RunOptions};
 use crate::exit::Failure;
 use crate::names;
 use crate::settings::ReloadWorker;
@@ -178,7 +181,7 @@ impl Supervisor<'_> {
         );
         self.board.lock().reloaded("gateway restarted", Some(fresh.sources));
         let stopped = Instant::now();
-        self.stop_alone(Role::Gateway, policy::gateway_reserve(options.stop_timeout)).await;
+        self.stop_alone(Role::Gateway, stop::gateway_reserve(options.stop_timeout)).await;
         if self.stop_queued() {
             return None;
         }
@@ -197,7 +200,7 @@ impl Supervisor<'_> {
         self.worker_stale = false;
         tracing::info!("restarting the worker with the new environment");
         let total = options.stop_timeout;
-        self.stop_alone(Role::Worker, total.saturating_sub(policy::gateway_reserve(total))).await;
+        self.stop_alone(Role::Worker, total.saturating_sub(stop::gateway_reserve(total))).await;
         if !self.stop_queued() {
             self.respawn(Role::Worker, worker);
         }
