@@ -9,8 +9,7 @@ use nix::unistd::Pid;
 use tokio::time::Instant;
 
 use super::pid1::{self, signal_name, Ending, Pid1, Signals};
-use super::stop::signal_group;
-use super::{reload, restart, spawn, status, Command, Reload};
+use super::{restart, spawn, status, watch, Command, Reload};
 use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::Failure;
@@ -69,7 +68,7 @@ pub(super) struct Supervisor<'a> {
     pub(super) reload_failing: Option<String>,
     /// The reload under way was asked for by the watch (not a HUP).
     pub(super) watch_triggered: bool,
-    pub(super) watch: Option<reload::Watch>,
+    pub(super) watch: Option<watch::Watch>,
     pub(super) gateway_starts: restart::Starts,
     pub(super) board: status::Shared,
 }
@@ -151,6 +150,15 @@ impl<'a> Supervisor<'a> {
             tracing::debug!(signal = signal_name(signal).as_str(), role = role.name(), "forwarding");
             signal_group(*pid, signal);
         }
+    }
+}
+
+/// `signal` (any number: nix's `kill` cannot send real-time signals) to the
+/// process group `pid` leads, or to `pid` alone if it leads none yet.
+pub(super) fn signal_group(pid: Pid, signal: i32) {
+    // SAFETY: killpg(2) and kill(2) on plain integers.
+    if unsafe { libc::killpg(pid.as_raw(), signal) } != 0 {
+        let _ = unsafe { libc::kill(pid.as_raw(), signal) };
     }
 }
 

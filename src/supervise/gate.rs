@@ -13,7 +13,7 @@ use super::children::{Event, Role, Supervisor};
 use super::clock::later;
 use super::pid1::Ending;
 use super::stop::starts_shutdown;
-use super::{ready, reload, status, Command, RunOptions};
+use super::{ready, status, watch, Command, RunOptions};
 use crate::exit::Exit;
 
 /// How the wait for readiness ended.
@@ -75,11 +75,11 @@ impl Supervisor<'_> {
     pub(super) async fn gate(&mut self, gateway: &Command, options: &RunOptions, mut deadline: Instant) -> Gate {
         let mut ready = self.regate(options);
         loop {
-            let watch = reload::Watch::due(&self.watch);
+            let watch = watch::Watch::due(&self.watch);
             let reload = tokio::select! {
                 () = &mut ready => return Gate::Ready,
                 () = sleep_until(deadline) => return Gate::TimedOut,
-                () = reload::watch_due(&watch) => self.watch_saw_change(),
+                () = watch::watch_due(&watch) => self.watch_saw_change(),
                 event = self.next() => match event {
                     Event::Exited(_, ending) => return Gate::Exited(ending),
                     Event::Signal(signal) if starts_shutdown(signal) => return Gate::Signal(signal),

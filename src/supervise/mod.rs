@@ -16,6 +16,7 @@ pub mod restart;
 pub mod spawn;
 pub mod status;
 mod stop;
+mod watch;
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use crate::settings::{ReadyProbe, ReloadWorker, RestartPolicy};
 use children::{Event, Role, Supervisor};
 use clock::later;
 use gate::Regate;
-use pid1::Pid1;
+use pid1::{Ending, Pid1};
 use restart::AfterExit;
 use stop::starts_shutdown;
 
@@ -94,7 +95,7 @@ pub fn run(
     block_on(async {
         let mut s = Supervisor::new(pid1, env, user, Some(reloader))?;
         s.board = status::Board::shared(options.secret_sources.clone());
-        s.watch = options.watch.map(reload::Watch::new);
+        s.watch = options.watch.map(watch::Watch::new);
         s.port = options.port;
         s.spawn(Role::Gateway, gateway)?;
         // Served from its own thread from now on: once it answers, the
@@ -158,9 +159,9 @@ impl Supervisor<'_> {
                 }
             };
             let mut reload = false;
-            let watch = reload::Watch::due(&self.watch);
+            let watch = watch::Watch::due(&self.watch);
             tokio::select! {
-                () = reload::watch_due(&watch) => reload = self.watch_saw_change(),
+                () = watch::watch_due(&watch) => reload = self.watch_saw_change(),
                 () = respawn => {
                     restart_at = None;
                     // A start that fails counts under the limit like one that
@@ -225,5 +226,17 @@ impl Supervisor<'_> {
                 }
             }
         }
+    }
+
+    /// The gateway ended while `run` supervises it: what the policy and
+    /// the limit make of it now.
+    fn gateway_exited(&mut self, ending: Ending, options: &RunOptions) -> AfterExit {
+        restart::after_gateway_exit(
+            options.restart,
+            options.restart_limit,
+            &mut self.gateway_starts,
+            ending,
+            Instant::now(),
+        )
     }
 }

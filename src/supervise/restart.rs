@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::children::Supervisor;
 use super::pid1::Ending;
-use super::RunOptions;
 use crate::settings::RestartPolicy;
 
 pub use crate::settings::RestartLimit;
@@ -93,14 +91,6 @@ pub fn after_gateway_exit(
         AfterExit::GiveUp
     } else {
         AfterExit::Restart
-    }
-}
-
-impl Supervisor<'_> {
-    /// The gateway ended while `run` supervises it: what the policy and
-    /// the limit make of it now.
-    pub(super) fn gateway_exited(&mut self, ending: Ending, options: &RunOptions) -> AfterExit {
-        after_gateway_exit(options.restart, options.restart_limit, &mut self.gateway_starts, ending, Instant::now())
     }
 }
 

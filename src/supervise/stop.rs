@@ -6,10 +6,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use nix::unistd::Pid;
 use tokio::time::{timeout_at, Instant};
 
-use super::children::{Event, Role, Supervisor};
+use super::children::{signal_group, Event, Role, Supervisor};
 use super::clock::later;
 use super::pid1::{self, signal_name, Ending};
 use super::{status, RunOptions};
@@ -187,15 +186,6 @@ impl Supervisor<'_> {
         for pid in pid1::children() {
             signal_group(pid, signal);
         }
-    }
-}
-
-/// `signal` (any number: nix's `kill` cannot send real-time signals) to the
-/// process group `pid` leads, or to `pid` alone if it leads none yet.
-pub(super) fn signal_group(pid: Pid, signal: i32) {
-    // SAFETY: killpg(2) and kill(2) on plain integers.
-    if unsafe { libc::killpg(pid.as_raw(), signal) } != 0 {
-        let _ = unsafe { libc::kill(pid.as_raw(), signal) };
     }
 }
 
