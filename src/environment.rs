@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use zeroize::Zeroizing;
 
+pub use crate::names::shown_name;
 use crate::secrets::{SecretVar, IDENTITY_VARIABLE_PREFIX};
 
 /// Read access to the children's environment. Values may be secrets: the
@@ -43,12 +44,6 @@ pub struct MergeReport {
     pub dropped_loader: Vec<String>,
     /// Names no program could read back as a variable (escaped for the log).
     pub dropped_invalid: Vec<String>,
-}
-
-/// A name as a log line may show it: control characters and non-ASCII bytes
-/// escaped, so a name cannot forge a line.
-pub fn shown_name(name: &[u8]) -> String {
-    name.escape_ascii().to_string()
 }
 
 /// Non-empty, no `=` and no control character: `execve` takes anything

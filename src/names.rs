@@ -36,3 +36,11 @@ pub const OPENCLAW: [&str; 11] = [
 
 /// The age identity variables (sops's), removed from every child.
 pub const IDENTITY: [&str; 4] = [SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE];
+
+/// A name as a log line may show it: control characters and non-ASCII bytes
+/// escaped, so a name cannot forge a line. Here, at the bottom, because the
+/// secrets engine, the sources and the ownership walk below the children's
+/// environment all name variables too.
+pub fn shown_name(name: &[u8]) -> String {
+    name.escape_ascii().to_string()
+}

@@ -147,7 +147,7 @@ fn walk_dir(
         if kind == SFlag::S_IFREG && stat.st_nlink > 1 {
             walk.linked += 1;
             if walk.linked_names.len() < SHOWN_NAMES {
-                walk.linked_names.push(crate::environment::shown_name(name.as_bytes()));
+                walk.linked_names.push(crate::names::shown_name(name.as_bytes()));
             }
             continue;
         }

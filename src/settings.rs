@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::exit::{Exit, Failure};
-use crate::supervise::policy::RestartLimit;
 
 const PREFIX: &str = "CLAWINIT_";
 
@@ -261,6 +261,29 @@ impl<'de> serde::Deserializer<'de> for &mut FieldNames {
     }
 }
 
+/// `CLAWINIT_GATEWAY_RESTART_LIMIT=n/seconds`: at most n restarts (n+1
+/// starts) inside any window of that many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartLimit {
+    pub restarts: u32,
+    pub window: Duration,
+}
+
+impl std::str::FromStr for RestartLimit {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const FORMAT: &str = "expected n/seconds, e.g. 5/300";
+        let (n, secs) = text.trim().split_once('/').ok_or(FORMAT)?;
+        let restarts = n.trim().parse().map_err(|_| FORMAT)?;
+        let secs: u64 = secs.trim().parse().map_err(|_| FORMAT)?;
+        if !(1..=86_400).contains(&secs) {
+            return Err("the window is from 1 to 86400 seconds");
+        }
+        Ok(RestartLimit { restarts, window: Duration::from_secs(secs) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +386,19 @@ mod tests {
             let err = Settings::from_vars(vars(&[("CLAWINIT_LOG", "warn"), (name, value)])).unwrap_err();
             assert_eq!(err.exit, Exit::Usage, "{name}={value}");
             assert!(err.message.starts_with(&format!("{name}: ")), "{}", err.message);
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn restart_limits_parse_and_reject() {
+        assert_eq!("5/300".parse(), Ok(RestartLimit { restarts: 5, window: secs(300) }));
+        assert_eq!(" 0 / 60 ".parse::<RestartLimit>().unwrap().restarts, 0);
+        for bad in ["5", "a/300", "5/0", "5/x", "-1/10", "5/86401"] {
+            assert!(bad.parse::<RestartLimit>().is_err(), "{bad}");
         }
     }
 }

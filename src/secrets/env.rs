@@ -21,12 +21,12 @@ pub fn environment_items(doc: &Document, file: &str) -> Result<Vec<SecretVar>, E
             Value::Scalar(scalar) => scalar.to_env_bytes(),
             Value::Null => super::tree::secret(b"<nil>"),
             Value::Map(_) | Value::List(_) => {
-                let name = crate::environment::shown_name(name.as_bytes());
+                let name = crate::names::shown_name(name.as_bytes());
                 return Err(fail(format!("cannot use complex value in environment; offending key {name}")));
             }
         };
         if value.contains(&0) {
-            let name = crate::environment::shown_name(name.as_bytes());
+            let name = crate::names::shown_name(name.as_bytes());
             return Err(fail(format!("the value of {name} contains a NUL byte")));
         }
         vars.push(SecretVar { name: name.clone(), value });

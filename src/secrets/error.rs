@@ -40,7 +40,7 @@ impl Error {
     }
 
     pub fn too_deep() -> Error {
-        Error::malformed(format!("nested deeper than {} levels", super::store::MAX_DEPTH))
+        Error::malformed(format!("nested deeper than {} levels", super::tree::MAX_DEPTH))
     }
 
     /// The same error, its line prefixed with the file it is about.

@@ -6,6 +6,14 @@ use zeroize::Zeroizing;
 
 use super::golang;
 
+/// How deep maps and lists may nest in a secrets document, metadata included.
+/// sops's own metadata is 4 deep (`sops.age[0].enc`) and env-style documents are
+/// 1-2; 64 leaves room for any real nested config while keeping every recursive
+/// walk (conversion, MAC, emit, drop) far from the stack limit on hostile input.
+/// Here with the tree (not with the stores) so the error below the stores can
+/// name it without a circle.
+pub const MAX_DEPTH: usize = 64;
+
 /// Bytes that may hold decrypted material; wiped when dropped.
 pub type SecretBytes = Zeroizing<Vec<u8>>;
 

@@ -126,7 +126,7 @@ impl<'t> Walker<'_, 't> {
         // Keys come from the file: escaped, so a key cannot forge a log line.
         let path = match self.path.is_empty() {
             true => "(comment)".to_string(),
-            false => crate::environment::shown_name(self.path.join(".").as_bytes()),
+            false => crate::names::shown_name(self.path.join(".").as_bytes()),
         };
         Error::new(ErrorKind::Integrity, format!("key {path}: {cause}"))
     }

@@ -16,86 +16,17 @@
 
 use std::time::Duration;
 
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
+use super::children::{signal_group, Event, Role, Supervisor};
+use super::clock::later;
 use super::pid1::Ending;
-use super::{later, policy, signal_group, starts_shutdown, Command, Event, Role, RunOptions, Supervisor};
-use crate::environment::ChildEnv;
+use super::stop::{self, starts_shutdown};
+use super::watch::Watch;
+use super::{Command, RunOptions};
 use crate::exit::Failure;
 use crate::names;
 use crate::settings::ReloadWorker;
-
-/// Reads the sources again; implemented by the caller of `run`.
-pub trait Reload {
-    /// Every secrets source and the overlay read again, openclaw.json
-    /// re-rendered (and written if it changed). An error changes nothing.
-    fn reload(&mut self) -> Result<Reloaded, Failure>;
-
-    /// Whether any source's content differs from what the children run on,
-    /// or the last reload failed: the watch's check. Cheap: reads bytes,
-    /// decrypts nothing.
-    fn sources_changed(&mut self) -> bool;
-
-    /// The supervisor refused what the last `reload` returned (`execve`
-    /// would not take it): the watch must try again.
-    fn refused(&mut self);
-}
-
-/// A successful reload: the environment the children would get now.
-pub struct Reloaded {
-    pub env: ChildEnv,
-    pub config_written: bool,
-    /// The gateway's port now (the readiness gate follows it).
-    pub port: u16,
-    /// Which secret sources are in use (names and paths only).
-    pub sources: Vec<String>,
-}
-
-/// `CLAWINIT_SECRETS_WATCH`: when the sources are checked next.
-pub struct Watch {
-    period: Duration,
-    next_at: Instant,
-    /// Reloads failed in a row: retries back off, so a failure that lasts
-    /// (the user holding the config lock on purpose) cannot keep PID 1 busy
-    /// decrypting, or a key command running, every period.
-    failures: u32,
-}
-
-/// The longest pause between retries of a failing reload (unless the
-/// period itself is longer).
-const RETRY_LONGEST: Duration = Duration::from_secs(300);
-
-impl Watch {
-    pub fn new(period: Duration) -> Watch {
-        Watch { period, next_at: later(Instant::now(), period), failures: 0 }
-    }
-
-    /// The pause before the next check after `failures` failed reloads in a
-    /// row: the period, doubling per failure, up to `RETRY_LONGEST`.
-    fn pause(period: Duration, failures: u32) -> Duration {
-        period.saturating_mul(1 << failures.min(16)).min(period.max(RETRY_LONGEST))
-    }
-
-    fn reload_failed(&mut self, now: Instant) {
-        self.failures = self.failures.saturating_add(1);
-        self.next_at = later(now, Watch::pause(self.period, self.failures));
-    }
-
-    /// When the next check is due, if there is a watch: a copy, so waiting
-    /// for it borrows nothing from the supervisor.
-    pub fn due(watch: &Option<Watch>) -> Option<Instant> {
-        watch.as_ref().map(|w| w.next_at)
-    }
-}
-
-/// Resolves when the watch's next check is due (`Watch::due`); never
-/// without a watch. A timer: the supervisor sleeps between checks.
-pub async fn watch_due(at: &Option<Instant>) {
-    match at {
-        Some(at) => sleep_until(*at).await,
-        None => std::future::pending().await,
-    }
-}
 
 impl Supervisor<'_> {
     /// The watch's check: whether a reload is due. Schedules the next check.
@@ -187,8 +118,7 @@ impl Supervisor<'_> {
         self.env = fresh.env;
         // The worker talks to the gateway with the shared token: a new token
         // restarts it too, whatever CLAWINIT_RELOAD_WORKER says.
-        let token = changed.iter().any(|n| n == names::OPENCLAW_GATEWAY_TOKEN);
-        if self.pid_of(Role::Worker).is_some() && (token || options.reload_worker == ReloadWorker::Restart) {
+        if self.pid_of(Role::Worker).is_some() && worker_must_see(&changed, options.reload_worker) {
             self.worker_stale = true;
         }
         let variables = changed.join(",");
@@ -205,7 +135,7 @@ impl Supervisor<'_> {
         );
         self.board.lock().reloaded("gateway restarted", Some(fresh.sources));
         let stopped = Instant::now();
-        self.stop_alone(Role::Gateway, policy::gateway_reserve(options.stop_timeout)).await;
+        self.stop_alone(Role::Gateway, stop::gateway_reserve(options.stop_timeout)).await;
         if self.stop_queued() {
             return None;
         }
@@ -224,7 +154,7 @@ impl Supervisor<'_> {
         self.worker_stale = false;
         tracing::info!("restarting the worker with the new environment");
         let total = options.stop_timeout;
-        self.stop_alone(Role::Worker, total.saturating_sub(policy::gateway_reserve(total))).await;
+        self.stop_alone(Role::Worker, total.saturating_sub(stop::gateway_reserve(total))).await;
         if !self.stop_queued() {
             self.respawn(Role::Worker, worker);
         }
@@ -297,16 +227,24 @@ impl Supervisor<'_> {
     }
 }
 
+/// Whether a running worker must be restarted for the `changed` variables:
+/// a new gateway token always (the worker talks to the gateway with it),
+/// any change with `CLAWINIT_RELOAD_WORKER=restart`.
+fn worker_must_see(changed: &[String], setting: ReloadWorker) -> bool {
+    let token = changed.iter().any(|n| n == names::OPENCLAW_GATEWAY_TOKEN);
+    token || setting == ReloadWorker::Restart
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn failing_reloads_back_off_from_the_period_to_five_minutes() {
-        let second = Duration::from_secs(1);
-        let pauses: Vec<u64> = (0..12).map(|n| Watch::pause(second, n).as_secs()).collect();
-        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
-        assert_eq!(Watch::pause(Duration::from_secs(600), 3), Duration::from_secs(600), "never below the period");
-        assert_eq!(Watch::pause(Duration::MAX, u32::MAX), Duration::MAX, "no overflow");
+    fn a_new_gateway_token_restarts_the_worker_whatever_the_setting() {
+        let token = vec![names::OPENCLAW_GATEWAY_TOKEN.to_string()];
+        let other = vec!["OPENAI_API_KEY".to_string()];
+        assert!(worker_must_see(&token, ReloadWorker::Keep));
+        assert!(!worker_must_see(&other, ReloadWorker::Keep));
+        assert!(worker_must_see(&other, ReloadWorker::Restart));
     }
 }

@@ -1,12 +1,11 @@
-//! Start one child: resolve the command, fork, put the child in its own
+//! Start one child (its command resolved by `start::command`): fork, put the child in its own
 //! process group, restore the signal state PID 1 inherited, execve. An exec
 //! failure comes back over a close-on-exec pipe as 126/127 with one line.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -18,28 +17,6 @@ use super::pid1::Pid1;
 use crate::account::Account;
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
-
-/// Find `program` as execvp would, using the PATH the child will see.
-pub fn resolve(program: &OsStr, env: &ChildEnv) -> Result<PathBuf, Failure> {
-    let shown = program.to_string_lossy();
-    if program.as_bytes().contains(&b'/') {
-        let path = PathBuf::from(program);
-        return match std::fs::metadata(&path) {
-            Err(_) => Err(Failure::new(Exit::NotFound, format!("{shown}: no such file"))),
-            Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
-                Err(Failure::new(Exit::NotExecutable, format!("{shown}: not executable")))
-            }
-            Ok(_) => Ok(path),
-        };
-    }
-    let search = env
-        .get("PATH")
-        .map(|p| OsStr::from_bytes(p).to_os_string())
-        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    which::which_in(program, Some(search), cwd)
-        .map_err(|_| Failure::new(Exit::NotFound, format!("{shown}: command not found in PATH")))
-}
 
 /// Everything the forked child needs, prepared before the fork so the child
 /// only makes async-signal-safe calls.

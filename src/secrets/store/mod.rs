@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 pub use super::error::Error;
 use super::metadata::FieldStyle;
 use super::tree::Branch;
+pub use super::tree::MAX_DEPTH;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -48,12 +49,6 @@ impl std::fmt::Debug for Parsed {
         write!(f, "Parsed({}, {} items)", self.kind.name(), self.tree.len())
     }
 }
-
-/// How deep maps and lists may nest in a secrets document, metadata included.
-/// sops's own metadata is 4 deep (`sops.age[0].enc`) and env-style documents are
-/// 1-2; 64 leaves room for any real nested config while keeping every recursive
-/// walk (conversion, MAC, emit, drop) far from the stack limit on hostile input.
-pub const MAX_DEPTH: usize = 64;
 
 /// Detect the store from the content and parse it.
 pub fn parse(content: &[u8]) -> Result<Parsed, Error> {

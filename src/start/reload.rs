@@ -1,21 +1,48 @@
 //! What `run` reads again on a reload: the secret sources (SOPS files,
 //! `CLAWINIT_SECRETS_DIR`, `<NAME>_FILE`) and the overlay, through the same
-//! steps as the start (`commands::children_env`, `config::prepare`), and
+//! steps as the start (`start::children_env`, `config::prepare`, `start::run_env`), and
 //! the watch's fingerprint of their bytes.
 
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::sources::{self, Loaded};
 use crate::account::Account;
-use crate::commands;
 use crate::config::{self, Mode};
+use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 use crate::files::{self, CONFIG_FILE_LIMIT, SECRETS_FILE_LIMIT};
 use crate::settings::Settings;
-use crate::sources::{self, Loaded};
-use crate::supervise::{Reload, Reloaded};
+use crate::start;
 use crate::workdir::StartDir;
+
+/// Reads the sources again; what the supervisor asks of the start pipeline
+/// on a HUP or a change the watch saw; `Sources` below is the one implementation.
+pub trait Reload {
+    /// Every secrets source and the overlay read again, openclaw.json
+    /// re-rendered (and written if it changed). An error changes nothing.
+    fn reload(&mut self) -> Result<Reloaded, Failure>;
+
+    /// Whether any source's content differs from what the children run on,
+    /// or the last reload failed: the watch's check. Cheap: reads bytes,
+    /// decrypts nothing.
+    fn sources_changed(&mut self) -> bool;
+
+    /// The supervisor refused what the last `reload` returned (`execve`
+    /// would not take it): the watch must try again.
+    fn refused(&mut self);
+}
+
+/// A successful reload: the environment the children would get now.
+pub struct Reloaded {
+    pub env: ChildEnv,
+    pub config_written: bool,
+    /// The gateway's port now (the readiness gate follows it).
+    pub port: u16,
+    /// Which secret sources are in use (names and paths only).
+    pub sources: Vec<String>,
+}
 
 /// The sources of one `run`.
 pub struct Sources {
@@ -75,9 +102,9 @@ impl Sources {
         // What is read now is what the next check compares with, once this
         // reload has succeeded: a change it took is not reloaded twice.
         let seen = self.fingerprint.is_some().then(|| fingerprint(&self.settings));
-        let (mut env, sources) = commands::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
+        let (mut env, sources) = start::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
         let prepared = config::prepare(&self.settings, &mut env, Mode::Rewrite, self.owner.as_ref())?;
-        commands::run_env(&mut env, self.owner.as_ref());
+        start::run_env(&mut env, self.owner.as_ref());
         if seen.is_some() {
             self.fingerprint = seen;
         }
@@ -110,7 +137,7 @@ fn fingerprint(settings: &Settings) -> [u8; 32] {
         let read = files::read(path, limit);
         add(path.as_os_str().as_encoded_bytes(), read.as_deref().map(Vec::as_slice).map_err(|e| e.to_string()));
     };
-    for file in commands::secrets_files(settings.secrets_file.as_deref()) {
+    for file in start::secrets_files(settings.secrets_file.as_deref()) {
         add_file(&file, SECRETS_FILE_LIMIT);
     }
     if let Some(overlay) = &settings.config_overlay {

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 
-use super::{spawn, Command};
+use super::command::{self, Command};
 use crate::environment::ChildEnv;
 use crate::exit::{Exit, Failure};
 
@@ -21,7 +21,7 @@ pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<Command, Fail
             .into_iter()
             .map(OsString::from)
             .collect(),
-        None if spawn::resolve("openclaw".as_ref(), env).is_ok() => words(&["openclaw", "gateway", "run"]),
+        None if command::resolve("openclaw".as_ref(), env).is_ok() => words(&["openclaw", "gateway", "run"]),
         None => {
             if !std::path::Path::new(IMAGE_ENTRY).is_file() {
                 return Err(Failure::new(
@@ -32,7 +32,7 @@ pub fn resolve(configured: Option<&str>, env: &ChildEnv) -> Result<Command, Fail
             words(&["node", IMAGE_ENTRY, "gateway", "run"])
         }
     };
-    let program = spawn::resolve(&argv[0], env)?;
+    let program = command::resolve(&argv[0], env)?;
     Ok(Command { program, argv })
 }
 

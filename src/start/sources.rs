@@ -200,7 +200,7 @@ pub struct Screened {
 pub fn screen(vars: &mut Vec<SecretVar>) -> Screened {
     let mut screened = Screened::default();
     vars.retain(|var| {
-        let shown = crate::environment::shown_name(var.name.as_bytes());
+        let shown = crate::names::shown_name(var.name.as_bytes());
         if steers_clawinit(&var.name) {
             screened.steering.push(shown);
             false
@@ -251,7 +251,7 @@ pub fn names_of(vars: &[SecretVar]) -> String {
 pub fn shown_names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     const SHOWN: usize = 32;
     let total = names.len();
-    let mut text: Vec<String> = names.take(SHOWN).map(|n| crate::environment::shown_name(n.as_bytes())).collect();
+    let mut text: Vec<String> = names.take(SHOWN).map(|n| crate::names::shown_name(n.as_bytes())).collect();
     if total > SHOWN {
         text.push(format!("and {} more", total - SHOWN));
     }
