@@ -21,6 +21,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 prefix="$root/.cache/openclaw/$version"
 wrapper="$prefix/openclaw"
 
+# A wrapper written from another checkout (a worktree sharing .cache through a symlink) names
+# that checkout's paths, which may be gone: write it again for this one.
+if [ -x "$wrapper" ] && ! grep -qF "\"$prefix/node_modules/openclaw/openclaw.mjs\"" "$wrapper"; then
+    rm -f "$wrapper"
+fi
 if [ ! -x "$wrapper" ]; then
     mkdir -p "$prefix"
     [ -f "$prefix/package.json" ] || echo '{"private":true}' >"$prefix/package.json"
