@@ -50,13 +50,15 @@ ARG OPENCLAW_VERSION
 # are published on ClawHub only, not npm (README "The image"). @openclaw/codex
 # 2026.9.6 is not on npm either; 2026.9.5 is the newest there (plugin API >=2026.9.5).
 ARG OPENCLAW_PLUGINS="@openclaw/codex@2026.9.5 @openclaw/deepseek-provider@2026.9.5 @openclaw/mistral-provider@2026.9.5 @openclaw/venice-provider@2026.9.3 @openclaw/perplexity-plugin@2026.9.5"
-COPY docker/openclaw-plugins.sh /usr/local/lib/clawinit/openclaw-plugins.sh
+COPY docker/openclaw-plugins.sh docker/openclaw-prune.sh /usr/local/lib/clawinit/
 # /data: node's, group 0 and group-writable, so a container started with an arbitrary
-# uid in group 0 (OpenShift) can write it too (README "The image").
+# uid in group 0 (OpenShift) can write it too (README "The image"). The prune runs in this
+# same layer, or its deletions would not shrink the image (README "Image size").
 RUN npm install --global --no-audit --no-fund --loglevel=error "openclaw@${OPENCLAW_VERSION}" \
     && /usr/local/lib/clawinit/openclaw-plugins.sh ${OPENCLAW_PLUGINS} \
+    && /usr/local/lib/clawinit/openclaw-prune.sh \
     && npm cache clean --force \
-    && rm -rf /tmp/* \
+    && rm -rf /tmp/* /root/.npm /root/.cache \
     && install -d -o node -g 0 -m 0775 /data
 COPY --from=binary /clawinit /usr/local/bin/clawinit
 # A tiny real worker for the examples: waits for nothing but readiness, exits 0 on SIGTERM.
@@ -67,6 +69,17 @@ ENV OPENCLAW_STATE_DIR=/data \
     OPENCLAW_GATEWAY_BIND=lan \
     CLAWINIT_USER=node \
     CLAWINIT_STOP_TIMEOUT=9
+
+# Node's compile cache, baked here by starting the gateway once, instead of openclaw.mjs's
+# own under os.tmpdir(), which is empty in every fresh container (README "Start-up"). Set
+# for openclaw.mjs and node, not clawinit: OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED tells
+# openclaw.mjs not to respawn itself to move a NODE_COMPILE_CACHE from the environment
+# to a subdirectory of its own (two node processes); with it the gateway stays one
+# process and uses the cache as set.
+ENV NODE_COMPILE_CACHE=/var/cache/openclaw/compile-cache \
+    OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED=1
+COPY docker/openclaw-bake-cache.sh /usr/local/lib/clawinit/openclaw-bake-cache.sh
+RUN /usr/local/lib/clawinit/openclaw-bake-cache.sh
 
 VOLUME ["/data"]
 EXPOSE 18789
