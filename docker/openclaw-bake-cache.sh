@@ -14,10 +14,18 @@ cache="${NODE_COMPILE_CACHE:?openclaw-bake-cache.sh: NODE_COMPILE_CACHE is not s
 install -d -o node -g 0 -m 0775 "$cache"
 state="$(mktemp -d)"
 log="$(mktemp)"
+# A fake key per provider whose plugin is in the image (bundled, or added by
+# OPENCLAW_PLUGINS): with a key whose plugin is missing the gateway would try to install it.
+extensions="$(npm root --global)/openclaw/dist/extensions"
+keys="ANTHROPIC_API_KEY=sk-ant-bake"
+for pair in codex:OPENAI_API_KEY perplexity:OPENROUTER_API_KEY deepseek:DEEPSEEK_API_KEY \
+    mistral:MISTRAL_API_KEY venice:VENICE_API_KEY; do
+    if [ -d "$extensions/${pair%%:*}" ]; then keys="$keys ${pair#*:}=bake"; fi
+done
+echo "openclaw-bake-cache.sh: starting the gateway with $keys" >&2
 # The gateway must not reach for the network at build time: no npm, no update check.
-env OPENCLAW_STATE_DIR="$state" npm_config_offline=true OPENCLAW_NO_AUTO_UPDATE=1 \
-    OPENAI_API_KEY=sk-bake OPENROUTER_API_KEY=sk-or-bake ANTHROPIC_API_KEY=sk-ant-bake \
-    DEEPSEEK_API_KEY=sk-bake MISTRAL_API_KEY=bake VENICE_API_KEY=bake \
+# shellcheck disable=SC2086 # the KEY=value pairs, one word each
+env OPENCLAW_STATE_DIR="$state" npm_config_offline=true OPENCLAW_NO_AUTO_UPDATE=1 $keys \
     clawinit run >"$log" 2>&1 &
 pid=$!
 waited=0
