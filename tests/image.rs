@@ -334,6 +334,81 @@ fn a_read_only_root_file_system_starts_and_stops_cleanly_with_the_documented_tmp
     }
 }
 
+/// The capabilities the root start needs (README "Hardened containers"); everything
+/// else dropped.
+const MINIMUM_CAPS: [&str; 4] = ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+
+fn cap_options(caps: &[&str]) -> Vec<String> {
+    let mut options = vec!["--cap-drop".to_string(), "ALL".to_string()];
+    for cap in caps {
+        options.extend(["--cap-add".to_string(), (*cap).to_string()]);
+    }
+    options
+}
+
+/// Starts `options` with the image's worker, waits healthy, stops: exit 0, in order.
+fn healthy_and_stops(test: &str, image: &str, options: &[&str]) -> String {
+    let c = Container::new(test);
+    let started = Instant::now();
+    let mut all = options.to_vec();
+    all.extend(["--env", "LITELLM_API_KEY=sk-fake", "--env", "LITELLM_BASE_URL=http://litellm.invalid:4000/v1"]);
+    c.start(image, &all, &["node", WORKER]);
+    c.wait_healthy(started);
+    c.wait_worker_line();
+    let ps = c.processes();
+    assert!(ps[1..].iter().all(|p| p.1 == "node"), "the children run as node: {ps:?}");
+    let status = podman(&["exec", &c.name, "clawinit", "status"]);
+    podman_ok(&["stop", &c.name]);
+    assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
+    let logs = c.logs();
+    assert_ordered_stop(&logs);
+    logs + "\n--- clawinit status:\n" + &text(&status.stdout) + &text(&status.stderr)
+}
+
+/// Docker's `--read-only` with a tmpfs on /tmp only (podman's own tmpfs mounts on /run
+/// and /var/tmp turned off): the gateway's cache goes to the state volume, made 0700 and
+/// node's by clawinit; the status socket is off with one warning, and `status` says why.
+#[test]
+fn read_only_with_a_tmpfs_on_tmp_only_is_healthy_the_cache_in_the_volume() {
+    let Some(image) = image() else { return };
+    let out = healthy_and_stops("ro-tmp", &image, &["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"]);
+    assert_eq!(out.matches("status socket unavailable: /run is read-only").count(), 2, "one warning + status:\n{out}");
+    assert!(out.contains("XDG_CACHE_HOME") && out.contains("/data/.cache"), "{out}");
+    assert!(!out.contains("TMPDIR"), "/tmp is writable: TMPDIR is not set:\n{out}");
+}
+
+#[test]
+fn all_capabilities_dropped_but_the_documented_minimum_is_healthy() {
+    let Some(image) = image() else { return };
+    let options = cap_options(&MINIMUM_CAPS);
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    healthy_and_stops("caps-min", &image, &options);
+}
+
+#[test]
+fn no_new_privileges_is_healthy() {
+    let Some(image) = image() else { return };
+    healthy_and_stops("nnp", &image, &["--security-opt", "no-new-privileges"]);
+}
+
+/// One of the minimum left out: one error line naming it (not a raw EPERM), 64, no
+/// child, nothing in the volume.
+#[test]
+fn too_few_capabilities_end_with_one_line_naming_the_missing_one() {
+    let Some(image) = image() else { return };
+    let c = Container::new("caps-few");
+    let options = cap_options(&MINIMUM_CAPS[..3]); // no SETUID
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    c.start(&image, &options, &["node", WORKER]);
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), 64, "{}", c.logs());
+    let logs = c.logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(lines.len(), 1, "one error line:\n{logs}");
+    assert!(lines[0].contains("cap_setuid") && lines[0].contains("add SETUID"), "{logs}");
+    assert!(!logs.contains("Operation not permitted") && !logs.contains("EPERM"), "{logs}");
+    assert!(all_files(&c.volume_dir()).is_empty(), "nothing written");
+}
+
 /// OpenShift runs images as an arbitrary uid in group 0. clawinit cannot switch users
 /// then: with the image's CLAWINIT_USER=node it refuses (64, one line, nothing
 /// written); with CLAWINIT_USER empty both children run as that uid.

@@ -1,0 +1,248 @@
+//! A hardened container without the container: clawinit as a real PID 1
+//! (`unshare --pid --fork --mount-proc`) in a mount namespace where, as on
+//! `--read-only` or Kubernetes' `readOnlyRootFilesystem`, the children's
+//! HOME, `/tmp` and `/run` are read-only and only the state dir can be
+//! written; and clawinit as root with a capability missing (`setpriv`), as
+//! under `--cap-drop`. Run as root (CI is).
+
+mod support;
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::*;
+
+const USER: u32 = 4242;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A gateway stand-in that writes what it got (uid, TMPDIR, XDG_CACHE_HOME)
+/// into a file in each of the two, proving it can write there, then asks
+/// `clawinit status` what it says, and exits 0.
+const GATEWAY: &str = r#"sh -c 'r="uid=$(id -u) tmp=$TMPDIR cache=$XDG_CACHE_HOME"; echo "$r" > "$TMPDIR/report" && echo "$r" > "$XDG_CACHE_HOME/report" && "$CLAWINIT_BIN" status 2> "$XDG_CACHE_HOME/status"; echo "status exit $?" >> "$XDG_CACHE_HOME/status"'"#;
+
+/// `clawinit run` as PID 1 with a passwd entry for uid 4242 (HOME
+/// `<scratch>/home`, its own), after the namespace's mounts made that HOME,
+/// `/tmp` and `/run` read-only; the scratch dir (under /tmp) stays writable.
+fn run_read_only(scratch: &Path, env: &[(&str, &str)]) -> Output {
+    let home = scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(USER), Some(USER)).unwrap();
+    let passwd = scratch.join("passwd");
+    std::fs::write(&passwd, format!("root:x:0:0::/root:/bin/sh\nclaw:x:{USER}:{USER}::{}:/bin/sh\n", home.display()))
+        .unwrap();
+    std::fs::write(scratch.join("group"), format!("root:x:0:\nclaw:x:{USER}:\n")).unwrap();
+    let mounts = r#"set -e
+mount --bind "$S" "$S"
+mount --rbind /tmp /tmp && mount -o remount,bind,ro /tmp
+mount --bind "$S/home" "$S/home" && mount -o remount,bind,ro "$S/home"
+mount --bind "$S/passwd" /etc/passwd && mount --bind "$S/group" /etc/group
+mount -t tmpfs -o ro,mode=755 tmpfs /run
+exec "$0" run"#;
+    let bin = env!("CARGO_BIN_EXE_clawinit");
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", mounts, bin])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("S", scratch)
+        .env("HOME", "/root")
+        .env("OPENCLAW_STATE_DIR", scratch.join("state"))
+        .env("CLAWINIT_USER", "claw")
+        .env("CLAWINIT_GATEWAY_CMD", GATEWAY)
+        .env("CLAWINIT_READY_PROBE", "none")
+        .env("CLAWINIT_BIN", bin)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    assert!(meta.is_dir(), "{} is a real directory", path.display());
+    (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+}
+
+#[test]
+fn with_home_tmp_and_run_read_only_the_gateway_gets_private_writable_dirs_in_the_state_dir() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    let s = Scratch::new("ro-root");
+    let out = run_read_only(&s.0, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "the run goes on to the gateway's exit: {err}");
+    let state = s.0.join("state");
+    let (tmp, cache) = (state.join(".tmp"), state.join(".cache"));
+    for dir in [&tmp, &cache] {
+        assert_eq!(owner_and_mode(dir), (USER, USER, 0o700), "{}", dir.display());
+    }
+    let expected = format!("uid={USER} tmp={} cache={}\n", tmp.display(), cache.display());
+    assert_eq!(std::fs::read_to_string(tmp.join("report")).unwrap(), expected, "written by the gateway as {USER}");
+    assert_eq!(std::fs::read_to_string(cache.join("report")).unwrap(), expected);
+    assert_eq!(std::fs::metadata(cache.join("report")).unwrap().uid(), USER);
+    // The socket: one warning, and `status` says why instead of "not running".
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("status socket unavailable")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("WARN") && warnings[0].contains("/run is read-only"), "{err}");
+    let status = std::fs::read_to_string(cache.join("status")).unwrap();
+    assert!(status.contains("status socket unavailable: /run is read-only"), "{status}");
+    assert!(status.ends_with("status exit 1\n"), "{status}");
+    assert!(!err.contains("ERROR"), "{err}");
+}
+
+#[test]
+fn a_cache_or_temp_dir_the_operator_set_is_kept_and_nothing_is_made_for_it() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    let s = Scratch::new("ro-root-set");
+    let (mine_tmp, mine_cache) = (s.0.join("my-tmp"), s.0.join("my-cache"));
+    for dir in [&mine_tmp, &mine_cache] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let out = run_read_only(&s.0, &[("TMPDIR", mine_tmp.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = s.0.join("state");
+    let expected = format!("uid={USER} tmp={} cache={}\n", mine_tmp.display(), state.join(".cache").display());
+    assert_eq!(std::fs::read_to_string(mine_tmp.join("report")).unwrap(), expected, "TMPDIR kept as set");
+    assert!(!state.join(".tmp").exists(), "no temp dir made when TMPDIR is set");
+
+    let s2 = Scratch::new("ro-root-set2");
+    let mine = s2.0.join("my-cache");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = run_read_only(&s2.0, &[("XDG_CACHE_HOME", mine.to_str().unwrap()), ("TMPDIR", mine.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = format!("uid={USER} tmp={0} cache={0}\n", mine.display());
+    assert_eq!(std::fs::read_to_string(mine.join("report")).unwrap(), expected, "both kept");
+    let state = s2.0.join("state");
+    assert!(!state.join(".cache").exists() && !state.join(".tmp").exists(), "nothing made");
+}
+
+#[test]
+fn a_symlink_planted_as_the_cache_dir_is_not_followed() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    let s = Scratch::new("ro-root-link");
+    let outside = s.0.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = s.0.join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
+    symlink(&outside, state.join(".cache")).unwrap();
+    std::os::unix::fs::lchown(state.join(".cache"), Some(USER), Some(USER)).unwrap();
+    let out = run_read_only(&s.0, &[]);
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot make a writable directory for the children"), "one warning naming it: {err}");
+    assert!(err.contains("XDG_CACHE_HOME"), "{err}");
+    assert_eq!(owner_and_mode(&outside), (0, 0, 0o755), "the link's target is untouched");
+    assert!(std::fs::symlink_metadata(state.join(".cache")).unwrap().file_type().is_symlink());
+    assert_eq!(owner_and_mode(&state.join(".tmp")), (USER, USER, 0o700), "the temp dir is still made");
+}
+
+/// `--cap-drop` without the documented minimum: one line naming the missing
+/// capability, 64, nothing spawned and nothing written.
+#[test]
+fn root_without_a_needed_capability_ends_with_one_line_naming_it() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    for cap in FOUR {
+        let s = Scratch::new("caps");
+        let marker = s.0.join("spawned");
+        let state = s.0.join("state");
+        let drop = format!("-{cap}");
+        let out = Command::new("setpriv")
+            .args(["--inh-caps", &drop, "--ambient-caps", &drop, "--bounding-set", &drop, "--"])
+            .arg(env!("CARGO_BIN_EXE_clawinit"))
+            .arg("run")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", &s.0)
+            .env("OPENCLAW_STATE_DIR", &state)
+            .env("CLAWINIT_USER", format!("{USER}:{USER}"))
+            .env("CLAWINIT_GATEWAY_CMD", format!("touch {}", marker.display()))
+            .env("CLAWINIT_READY_PROBE", "none")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{cap}: {}", text(&out.stderr));
+        let line = one_line(&out);
+        assert!(line.contains(&format!("without cap_{cap},")), "{cap}: {line}");
+        assert!(line.contains(&format!("add {} ", cap.to_ascii_uppercase())), "{cap}: {line}");
+        assert!(!line.contains("EPERM") && !line.contains("Operation not permitted"), "{line}");
+        assert!(!marker.exists(), "{cap}: no child was spawned");
+        assert!(!state.exists(), "{cap}: nothing was written");
+    }
+}
+
+/// The documented minimum (README "Hardened containers").
+const FOUR: [&str; 4] = ["chown", "dac_override", "setgid", "setuid"];
+
+/// `clawinit run` as root with only `caps` (bounding, inheritable and
+/// ambient sets cut to them: root's effective set after exec).
+fn run_with_caps(home: &Path, state: &Path, caps: &[&str], env: &[(&str, &str)]) -> Output {
+    let keep: String =
+        std::iter::once("-all".to_string()).chain(caps.iter().map(|c| format!("+{c}"))).collect::<Vec<_>>().join(",");
+    Command::new("setpriv")
+        .args(["--bounding-set", &keep, "--inh-caps", "-all", "--ambient-caps", "-all", "--"])
+        .arg(env!("CARGO_BIN_EXE_clawinit"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", home)
+        .env("OPENCLAW_STATE_DIR", state)
+        .env("CLAWINIT_USER", format!("{USER}:{USER}"))
+        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .env("CLAWINIT_READY_PROBE", "none")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// The documented minimum, found by this test: a second boot on a state dir
+/// the gateway made private (0700 dir, 0600 openclaw.json, both the user's)
+/// with a changed key (a rewrite with a backup hard link) and the hand-over
+/// succeeds with exactly the four; without any one of them (the check
+/// skipped, a debug-only fault point) the same start fails. CAP_FOWNER,
+/// which an earlier attempt listed, is shown not to be needed.
+#[test]
+fn the_four_capabilities_suffice_and_each_is_needed() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    let second_boot = |without: Option<&str>| {
+        let s = Scratch::new("caps-min");
+        let state = s.0.join("state");
+        let first = run_with_caps(&s.0, &state, &FOUR, &[("OPENAI_API_KEY", "sk-first")]);
+        assert_eq!(first.status.code(), Some(0), "first boot: {}", text(&first.stderr));
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(std::fs::metadata(state.join("openclaw.json")).unwrap().uid(), USER);
+        let caps: Vec<&str> = FOUR.iter().copied().filter(|c| Some(*c) != without).collect();
+        let env = [
+            ("OPENAI_API_KEY", "sk-first"),
+            ("ANTHROPIC_API_KEY", "sk-second"),
+            ("CLAWINIT_FAULT", "skip-capability-check"),
+        ];
+        let out = run_with_caps(&s.0, &state, &caps, &env);
+        let backup = state.join("openclaw.json.clawinit-prev.1");
+        if out.status.success() {
+            assert!(backup.exists(), "the rewrite kept a backup (a hard link of the user's file)");
+        }
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, err) = second_boot(None);
+    assert_eq!(code, Some(0), "the four suffice: {err}");
+    let not_needed: Vec<(&str, String)> = FOUR
+        .iter()
+        .map(|cap| (*cap, second_boot(Some(cap))))
+        .filter(|(_, (code, _))| *code == Some(0))
+        .map(|(c, (_, e))| (c, e))
+        .collect();
+    assert!(not_needed.is_empty(), "started without: {not_needed:?}");
+}
