@@ -1,18 +1,20 @@
-//! The capabilities the root start needs before it hands over to
-//! `CLAWINIT_USER`. A hardened container (`--cap-drop ALL`, Kubernetes
-//! `capabilities: drop: [ALL]`) runs clawinit as root with only what is
-//! added back; one missing would surface as a raw EPERM halfway through
-//! the start (a chown, `setgroups`). Checked first, so a start with too few
-//! ends with one line naming what to add, before anything is written.
+//! The capabilities clawinit needs as root with `CLAWINIT_USER`: for the
+//! hand-over and for supervising children of another uid. A hardened
+//! container (`--cap-drop ALL`, Kubernetes `capabilities: drop: [ALL]`) runs
+//! clawinit as root with only what is added back; one missing would surface
+//! as a raw EPERM halfway through the start (a chown, `setgroups`) or as a
+//! stop that hangs (a signal). Checked first, so a start with too few ends
+//! with one line naming what to add, before anything is written.
 
-/// Each capability the root start uses, its bit in `CapEff`, and why.
+/// Each capability clawinit uses as root, its bit in `CapEff`, and why.
 /// FOWNER is not among them: the backup hard link of the user's openclaw.json
 /// passes `fs.protected_hardlinks` with DAC_OVERRIDE (root can read and write
 /// it), and clawinit never chmods an entry it did not make (tests/read_only_root.rs:
-/// `the_four_capabilities_suffice_and_each_is_needed`).
-pub const NEEDED: [(&str, u32, &str); 4] = [
+/// `the_five_capabilities_suffice_and_each_is_needed`).
+pub const NEEDED: [(&str, u32, &str); 5] = [
     ("CHOWN", 0, "hands the state dir and the files it writes to CLAWINIT_USER"),
     ("DAC_OVERRIDE", 1, "reads, backs up and replaces openclaw.json in a state dir the user made private"),
+    ("KILL", 5, "signals the children, which run as another uid (forwarding, the stop, the SIGKILL)"),
     ("SETGID", 6, "sets the children's groups"),
     ("SETUID", 7, "sets the children's uid"),
 ];
@@ -61,12 +63,12 @@ mod tests {
 
     #[test]
     fn each_missing_capability_is_named() {
-        // Docker's and podman's default set has all four.
+        // Docker's and podman's default set has all five.
         assert!(missing(0xa80425fb).is_empty());
-        assert!(missing(0x00000000000000c3).is_empty(), "exactly the four");
-        assert_eq!(missing(0), ["cap_chown", "cap_dac_override", "cap_setgid", "cap_setuid"]);
-        assert_eq!(missing(0xc3 & !(1 << 7)), ["cap_setuid"]);
-        assert_eq!(missing(0xc3 & !1), ["cap_chown"]);
-        assert_eq!(missing(0xc3 & !2), ["cap_dac_override"]);
+        assert!(missing(0x00000000000000e3).is_empty(), "exactly the five");
+        assert_eq!(missing(0), ["cap_chown", "cap_dac_override", "cap_kill", "cap_setgid", "cap_setuid"]);
+        assert_eq!(missing(0xe3 & !(1 << 7)), ["cap_setuid"]);
+        assert_eq!(missing(0xe3 & !1), ["cap_chown"]);
+        assert_eq!(missing(0xe3 & !(1 << 5)), ["cap_kill"]);
     }
 }

@@ -336,7 +336,7 @@ fn a_read_only_root_file_system_starts_and_stops_cleanly_with_the_documented_tmp
 
 /// The capabilities the root start needs (README "Hardened containers"); everything
 /// else dropped.
-const MINIMUM_CAPS: [&str; 4] = ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+const MINIMUM_CAPS: [&str; 5] = ["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"];
 
 fn cap_options(caps: &[&str]) -> Vec<String> {
     let mut options = vec!["--cap-drop".to_string(), "ALL".to_string()];
@@ -397,7 +397,7 @@ fn no_new_privileges_is_healthy() {
 fn too_few_capabilities_end_with_one_line_naming_the_missing_one() {
     let Some(image) = image() else { return };
     let c = Container::new("caps-few");
-    let options = cap_options(&MINIMUM_CAPS[..3]); // no SETUID
+    let options = cap_options(&MINIMUM_CAPS[..4]); // no SETUID
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     c.start(&image, &options, &["node", WORKER]);
     assert_eq!(c.wait_exit(Duration::from_secs(30)), 64, "{}", c.logs());

@@ -9,7 +9,8 @@ mod support;
 
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -153,7 +154,7 @@ fn root_without_a_needed_capability_ends_with_one_line_naming_it() {
     if !is_root() {
         return eprintln!("skipped: needs root");
     }
-    for cap in FOUR {
+    for cap in FIVE {
         let s = Scratch::new("caps");
         let marker = s.0.join("spawned");
         let state = s.0.join("state");
@@ -182,15 +183,23 @@ fn root_without_a_needed_capability_ends_with_one_line_naming_it() {
 }
 
 /// The documented minimum (README "Hardened containers").
-const FOUR: [&str; 4] = ["chown", "dac_override", "setgid", "setuid"];
+const FIVE: [&str; 5] = ["chown", "dac_override", "kill", "setgid", "setuid"];
 
 /// `clawinit run` as root with only `caps` (bounding, inheritable and
-/// ambient sets cut to them: root's effective set after exec).
-fn run_with_caps(home: &Path, state: &Path, caps: &[&str], env: &[(&str, &str)]) -> Output {
-    let keep: String =
-        std::iter::once("-all".to_string()).chain(caps.iter().map(|c| format!("+{c}"))).collect::<Vec<_>>().join(",");
-    Command::new("setpriv")
-        .args(["--bounding-set", &keep, "--inh-caps", "-all", "--ambient-caps", "-all", "--"])
+/// ambient sets cut to them: root's effective set after exec), the gateway
+/// `gateway`; with `stop`, SIGTERM once the gateway runs. The exit code, or
+/// `None` when it had not ended 8 s later (then it is killed), and stderr.
+fn run_with_caps(
+    home: &Path,
+    state: &Path,
+    caps: &[&str],
+    gateway: &str,
+    stop: bool,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let keep = std::iter::once("-all".to_string()).chain(caps.iter().map(|c| format!("+{c}"))).collect::<Vec<_>>();
+    let mut child = Command::new("setpriv")
+        .args(["--bounding-set", &keep.join(","), "--inh-caps", "-all", "--ambient-caps", "-all", "--"])
         .arg(env!("CARGO_BIN_EXE_clawinit"))
         .arg("run")
         .env_clear()
@@ -198,51 +207,92 @@ fn run_with_caps(home: &Path, state: &Path, caps: &[&str], env: &[(&str, &str)])
         .env("HOME", home)
         .env("OPENCLAW_STATE_DIR", state)
         .env("CLAWINIT_USER", format!("{USER}:{USER}"))
-        .env("CLAWINIT_GATEWAY_CMD", "true")
+        .env("CLAWINIT_GATEWAY_CMD", gateway)
         .env("CLAWINIT_READY_PROBE", "none")
+        .env("CLAWINIT_STOP_TIMEOUT", "2")
         .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let started = Instant::now();
+    if stop {
+        // The gateway runs once clawinit has a child; a start that failed has none.
+        let children = format!("/proc/{pid}/task/{pid}/children");
+        while std::fs::read_to_string(&children).unwrap_or_default().trim().is_empty()
+            && child.try_wait().unwrap().is_none()
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    (code, err)
 }
 
 /// The documented minimum, found by this test: a second boot on a state dir
 /// the gateway made private (0700 dir, 0600 openclaw.json, both the user's)
-/// with a changed key (a rewrite with a backup hard link) and the hand-over
-/// succeeds with exactly the four; without any one of them (the check
-/// skipped, a debug-only fault point) the same start fails. CAP_FOWNER,
-/// which an earlier attempt listed, is shown not to be needed.
+/// with a changed key (a rewrite with a backup hard link), the hand-over, and
+/// a stop (SIGTERM forwarded to the gateway, 143) succeeds with exactly the
+/// five; without any one of them (the check skipped, a debug-only fault
+/// point) the same run fails or hangs. CAP_FOWNER, which an earlier attempt
+/// listed, is shown not to be needed; CAP_KILL, which it missed, is (the
+/// children run as another uid: the image's stop hung without it).
 #[test]
-fn the_four_capabilities_suffice_and_each_is_needed() {
+fn the_five_capabilities_suffice_and_each_is_needed() {
     if !is_root() {
         return eprintln!("skipped: needs root");
     }
+    // Ended by the SIGTERM clawinit forwarded, not by a SIGKILL at the deadline
+    // (without CAP_KILL both fail: "children survive SIGKILL; exiting anyway").
+    let stopped = |code: Option<i32>, err: &str| code == Some(143) && !err.contains("killing what is left");
     let second_boot = |without: Option<&str>| {
         let s = Scratch::new("caps-min");
         let state = s.0.join("state");
-        let first = run_with_caps(&s.0, &state, &FOUR, &[("OPENAI_API_KEY", "sk-first")]);
-        assert_eq!(first.status.code(), Some(0), "first boot: {}", text(&first.stderr));
+        let (first, err) = run_with_caps(&s.0, &state, &FIVE, "true", false, &[("OPENAI_API_KEY", "sk-first")]);
+        assert_eq!(first, Some(0), "first boot: {err}");
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(std::fs::metadata(state.join("openclaw.json")).unwrap().uid(), USER);
-        let caps: Vec<&str> = FOUR.iter().copied().filter(|c| Some(*c) != without).collect();
+        let caps: Vec<&str> = FIVE.iter().copied().filter(|c| Some(*c) != without).collect();
         let env = [
             ("OPENAI_API_KEY", "sk-first"),
             ("ANTHROPIC_API_KEY", "sk-second"),
             ("CLAWINIT_FAULT", "skip-capability-check"),
         ];
-        let out = run_with_caps(&s.0, &state, &caps, &env);
-        let backup = state.join("openclaw.json.clawinit-prev.1");
-        if out.status.success() {
+        let (code, err) = run_with_caps(&s.0, &state, &caps, "sleep 20", true, &env);
+        if stopped(code, &err) {
+            let backup = state.join("openclaw.json.clawinit-prev.1");
             assert!(backup.exists(), "the rewrite kept a backup (a hard link of the user's file)");
         }
-        (out.status.code(), text(&out.stderr))
+        (code, err)
     };
     let (code, err) = second_boot(None);
-    assert_eq!(code, Some(0), "the four suffice: {err}");
-    let not_needed: Vec<(&str, String)> = FOUR
+    assert!(stopped(code, &err), "the five suffice (the gateway stopped by SIGTERM): {code:?} {err}");
+    let not_needed: Vec<(&str, String)> = FIVE
         .iter()
         .map(|cap| (*cap, second_boot(Some(cap))))
-        .filter(|(_, (code, _))| *code == Some(0))
+        .filter(|(_, (code, err))| stopped(*code, err))
         .map(|(c, (_, e))| (c, e))
         .collect();
-    assert!(not_needed.is_empty(), "started without: {not_needed:?}");
+    assert!(not_needed.is_empty(), "started and stopped without: {not_needed:?}");
+    let (code, err) = {
+        let s = Scratch::new("caps-fowner");
+        let caps: Vec<&str> = FIVE.to_vec();
+        run_with_caps(&s.0, &s.0.join("state"), &caps, "sleep 20", true, &[])
+    };
+    assert!(stopped(code, &err), "a first boot too: {code:?} {err}");
 }
