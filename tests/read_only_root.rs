@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::ns::{code, Running};
+
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -29,6 +31,11 @@ const GATEWAY: &str = r#"sh -c 'r="uid=$(id -u) tmp=$TMPDIR cache=$XDG_CACHE_HOM
 /// `<scratch>/home`, its own), after the namespace's mounts made that HOME,
 /// `/tmp` and `/run` read-only; the scratch dir (under /tmp) stays writable.
 fn run_read_only(scratch: &Path, env: &[(&str, &str)]) -> Output {
+    read_only(scratch, env).output().unwrap()
+}
+
+/// The command `run_read_only` runs.
+fn read_only(scratch: &Path, env: &[(&str, &str)]) -> Command {
     let home = scratch.join("home");
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(USER), Some(USER)).unwrap();
@@ -44,8 +51,8 @@ mount --bind "$S/passwd" /etc/passwd && mount --bind "$S/group" /etc/group
 mount -t tmpfs -o ro,mode=755 tmpfs /run
 exec "$0" run"#;
     let bin = env!("CARGO_BIN_EXE_clawinit");
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", mounts, bin])
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "sh", "-c", mounts, bin])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
         .env("S", scratch)
@@ -55,9 +62,8 @@ exec "$0" run"#;
         .env("CLAWINIT_GATEWAY_CMD", GATEWAY)
         .env("CLAWINIT_READY_PROBE", "none")
         .env("CLAWINIT_BIN", bin)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .envs(env.iter().copied());
+    cmd
 }
 
 fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
@@ -122,6 +128,42 @@ fn a_cache_or_temp_dir_the_operator_set_is_kept_and_nothing_is_made_for_it() {
     assert_eq!(std::fs::read_to_string(mine.join("report")).unwrap(), expected, "both kept");
     let state = s2.0.join("state");
     assert!(!state.join(".cache").exists() && !state.join(".tmp").exists(), "nothing made");
+}
+
+/// A reload that restarts the gateway gives it the same cache and temp
+/// dirs: decided once at the start, not again from the reloaded sources.
+#[test]
+fn a_reload_gives_the_restarted_gateway_the_same_dirs() {
+    if !is_root() {
+        return eprintln!("skipped: needs root");
+    }
+    let s = Scratch::new("ro-root-reload");
+    let key = s.0.join("key");
+    std::fs::write(&key, "sk-old\n").unwrap();
+    let env = [("OPENAI_API_KEY_FILE", key.to_str().unwrap()), ("CLAWINIT_GATEWAY_CMD", "sleep 3600")];
+    let running = Running::start(read_only(&s.0, &env));
+    let gateway = || support::reload::child_pid(&running, "sleep").expect("a gateway runs");
+    assert!(
+        support::reload::eventually(Duration::from_secs(5), || support::reload::child_pid(&running, "sleep").is_some())
+    );
+    let (first, before) = (gateway(), support::reload::environ(gateway()));
+    std::fs::write(&key, "sk-new\n").unwrap();
+    running.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        support::reload::eventually(Duration::from_secs(10), || support::reload::child_pid(&running, "sleep")
+            .is_some_and(|pid| pid != first
+                && support::reload::environ(pid).get("OPENAI_API_KEY").is_some_and(|v| v == "sk-new"))),
+        "the gateway was restarted with the new key"
+    );
+    let after = support::reload::environ(gateway());
+    let state = s.0.join("state");
+    for (var, dir) in [("XDG_CACHE_HOME", state.join(".cache")), ("TMPDIR", state.join(".tmp"))] {
+        assert_eq!(before.get(var).map(String::as_str), Some(dir.to_str().unwrap()), "{var} at the start");
+        assert_eq!(after.get(var), before.get(var), "{var} after the reload");
+    }
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = running.finish(Duration::from_secs(15));
+    assert_eq!(code(&out), 143, "{}", text(&out.stderr));
 }
 
 #[test]
