@@ -334,6 +334,22 @@ fn a_read_only_root_file_system_starts_and_stops_cleanly_with_the_documented_tmp
     }
 }
 
+/// A field of /proc/1/status (clawinit's) inside the container: what the kernel applies.
+fn pid1_status(c: &Container, field: &str) -> String {
+    let status = c.exec(&["cat", "/proc/1/status"]);
+    let prefix = format!("{field}:");
+    let line = status.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {field}"));
+    line[prefix.len()..].trim().to_string()
+}
+
+/// The hardened settings of both examples, as the kernel applies them to PID 1.
+fn assert_hardened(c: &Container) {
+    assert_eq!(c.state("{{.HostConfig.ReadonlyRootfs}}"), "true", "read-only root");
+    assert_eq!(pid1_status(c, "CapEff"), "00000000000000e3", "only the five capabilities");
+    assert_eq!(pid1_status(c, "NoNewPrivs"), "1", "no new privileges");
+    assert_eq!(pid1_status(c, "Seccomp"), "2", "a seccomp filter");
+}
+
 /// The capabilities the root start needs (README "Hardened containers"); everything
 /// else dropped.
 const MINIMUM_CAPS: [&str; 5] = ["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"];
@@ -346,8 +362,9 @@ fn cap_options(caps: &[&str]) -> Vec<String> {
     options
 }
 
-/// Starts `options` with the image's worker, waits healthy, stops: exit 0, in order.
-fn healthy_and_stops(test: &str, image: &str, options: &[&str]) -> String {
+/// Starts `options` with the image's worker, waits healthy, runs `check` on the running
+/// container, stops: exit 0, in order. The logs and what `clawinit status` said.
+fn healthy_and_stops(test: &str, image: &str, options: &[&str], check: &dyn Fn(&Container)) -> String {
     let c = Container::new(test);
     let started = Instant::now();
     let mut all = options.to_vec();
@@ -358,6 +375,7 @@ fn healthy_and_stops(test: &str, image: &str, options: &[&str]) -> String {
     let ps = c.processes();
     assert!(ps[1..].iter().all(|p| p.1 == "node"), "the children run as node: {ps:?}");
     let status = podman(&["exec", &c.name, "clawinit", "status"]);
+    check(&c);
     podman_ok(&["stop", &c.name]);
     assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
     let logs = c.logs();
@@ -371,7 +389,11 @@ fn healthy_and_stops(test: &str, image: &str, options: &[&str]) -> String {
 #[test]
 fn read_only_with_a_tmpfs_on_tmp_only_is_healthy_the_cache_in_the_volume() {
     let Some(image) = image() else { return };
-    let out = healthy_and_stops("ro-tmp", &image, &["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"]);
+    let options = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"];
+    let out = healthy_and_stops("ro-tmp", &image, &options, &|c| {
+        assert!(stat(c, "/data/.cache").starts_with("node 700 "), "the cache: node's, 0700");
+        assert_eq!(c.state("{{.HostConfig.ReadonlyRootfs}}"), "true");
+    });
     assert_eq!(out.matches("status socket unavailable: /run is read-only").count(), 2, "one warning + status:\n{out}");
     assert!(out.contains("XDG_CACHE_HOME") && out.contains("/data/.cache"), "{out}");
     assert!(!out.contains("TMPDIR"), "/tmp is writable: TMPDIR is not set:\n{out}");
@@ -382,13 +404,17 @@ fn all_capabilities_dropped_but_the_documented_minimum_is_healthy() {
     let Some(image) = image() else { return };
     let options = cap_options(&MINIMUM_CAPS);
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    healthy_and_stops("caps-min", &image, &options);
+    healthy_and_stops("caps-min", &image, &options, &|c| {
+        assert_eq!(pid1_status(c, "CapEff"), "00000000000000e3", "PID 1 has exactly the five");
+    });
 }
 
 #[test]
 fn no_new_privileges_is_healthy() {
     let Some(image) = image() else { return };
-    healthy_and_stops("nnp", &image, &["--security-opt", "no-new-privileges"]);
+    healthy_and_stops("nnp", &image, &["--security-opt", "no-new-privileges"], &|c| {
+        assert_eq!(pid1_status(c, "NoNewPrivs"), "1");
+    });
 }
 
 /// One of the minimum left out: one error line naming it (not a raw EPERM), 64, no
@@ -533,6 +559,7 @@ fn the_compose_example_runs_as_written_under_podman_compose() {
     let ready = c.wait_healthy(started);
     eprintln!("compose: healthy {:.1} s after `up`", ready.as_secs_f64());
     c.wait_worker_line();
+    assert_hardened(&c);
     let stop = compose(&["stop"]);
     assert!(stop.status.success(), "podman-compose stop: {}", text(&stop.stderr));
     assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
@@ -641,6 +668,7 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
         let ready = c.wait_probe(started);
         eprintln!("kube play: {container} ready {:.1} s after `kube play`", ready.as_secs_f64());
         c.wait_worker_line();
+        assert_hardened(&c);
         let logs = c.logs();
         assert!(logs.contains("openclaw.rendered.json"), "the read-only ConfigMap rendered into /data:\n{logs}");
         podman_ok(&["stop", &c.name]);
