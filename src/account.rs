@@ -49,6 +49,9 @@ impl Account {
     pub fn resolve(spec: &str) -> Result<Account, Failure> {
         let account = Self::resolve_in(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))?;
         switchable(spec, &account, nix::unistd::geteuid())?;
+        if nix::unistd::geteuid().is_root() {
+            capable(spec, &account, &crate::capabilities::missing_here())?;
+        }
         Ok(account)
     }
 
@@ -113,6 +116,22 @@ fn switchable(spec: &str, account: &Account, euid: Uid) -> Result<(), Failure> {
         "clawinit runs as uid {euid}, not root, so it cannot switch to {spec} (uid {}); start the container as \
          root, or set CLAWINIT_USER= (empty) to run the gateway and the worker as uid {euid}",
         account.uid
+    )))
+}
+
+/// Root in a hardened container may lack what the hand-over needs; without
+/// this the start would end in a raw EPERM from a chown or `setgroups`.
+fn capable(spec: &str, account: &Account, missing: &[String]) -> Result<(), Failure> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let add: Vec<String> = missing.iter().map(|c| c.trim_start_matches("cap_").to_ascii_uppercase()).collect();
+    Err(usage(format!(
+        "clawinit runs as root without {}, which switching to {spec} (uid {}) needs; add {} to the container's \
+         capabilities (README \"Hardened containers\"), or set CLAWINIT_USER= (empty) to run the children as root",
+        missing.join(", "),
+        account.uid,
+        add.join(", ")
     )))
 }
 
@@ -242,6 +261,20 @@ mod tests {
             assert!(err.message.contains(&format!("runs as uid {euid}")), "{}", err.message);
             assert!(err.message.contains("CLAWINIT_USER= (empty)"), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn root_without_a_needed_capability_gets_one_line_naming_it() {
+        let (_dir, passwd, group) = files();
+        let node = Account::resolve_in("node", &passwd, &group).unwrap();
+        assert!(capable("node", &node, &[]).is_ok());
+        let err = capable("node", &node, &["cap_setuid".into()]).unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(!err.message.contains('\n'), "one line: {}", err.message);
+        assert!(err.message.starts_with("CLAWINIT_USER: clawinit runs as root without cap_setuid,"), "{}", err.message);
+        assert!(err.message.contains("add SETUID "), "{}", err.message);
+        let err = capable("node", &node, &["cap_chown".into(), "cap_setgid".into()]).unwrap_err();
+        assert!(err.message.contains("without cap_chown, cap_setgid,") && err.message.contains("add CHOWN, SETGID "));
     }
 
     #[test]

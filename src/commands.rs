@@ -16,6 +16,7 @@ use crate::settings::Settings;
 use crate::start::reload;
 use crate::start::{children_env, identity_sources, preflight, resolve_command, run_env, Preflight, Until};
 use crate::supervise;
+use crate::writable_dirs;
 
 /// `clawinit decrypt`: print the decrypted document.
 pub fn decrypt(file: &Path, output: Option<OutputType>, settings: &Settings) -> Result<Exit, Failure> {
@@ -55,7 +56,8 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     if let Some(account) = &owner {
         ownership::hand_over(&prepared.location.state_dir, account)?;
     }
-    run_env(&mut env, owner.as_ref());
+    let writable = writable_dirs::prepare(&prepared.location.state_dir, owner.as_ref());
+    run_env(&mut env, owner.as_ref(), &writable);
     interrupt::check()?;
     let options = supervise::RunOptions {
         probe: settings.ready_probe,
@@ -70,7 +72,7 @@ pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
         watch: (settings.secrets_watch > 0).then(|| Duration::from_secs(settings.secrets_watch)),
         reload_worker: settings.reload_worker,
     };
-    sources_again.owned_by(owner.clone());
+    sources_again.owned_by(owner.clone(), writable);
     supervise::run(&pid1, &gateway, worker.as_ref(), env, owner.as_ref(), &options, &mut sources_again)
 }
 
@@ -100,7 +102,13 @@ pub fn probe(live: bool) -> Result<Exit, Failure> {
 pub fn status(as_json: bool) -> Result<Exit, Failure> {
     let Some(status) = supervise::status::query() else {
         let path = supervise::status::socket_path();
-        tracing::error!("no clawinit supervisor answers at {} (not running, or not for this user)", path.display());
+        match supervise::status::unavailable_because(&path) {
+            Some(why) => tracing::error!("{why}: the supervisor serves no status (mount a tmpfs on /run for it)"),
+            None => tracing::error!(
+                "no clawinit supervisor answers at {} (not running, or not for this user)",
+                path.display()
+            ),
+        }
         return Ok(Exit::Child(1));
     };
     let text = if as_json { format!("{status}\n") } else { status_lines(&status) };

@@ -2,6 +2,7 @@
 //! integration tests and the fuzz targets share one implementation.
 
 pub mod account;
+pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -20,3 +21,4 @@ pub mod settings;
 pub mod start;
 pub mod supervise;
 pub mod workdir;
+pub mod writable_dirs;

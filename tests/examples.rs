@@ -210,6 +210,39 @@ fn kubernetes_mounts_match_paths_probes_and_replicas_share_no_state() {
     assert_eq!(worker, ["node", WORKER], "the worker the image ships");
 }
 
+/// Both examples run hardened (README "Hardened containers"): a read-only root with a
+/// tmpfs (emptyDir) on /tmp, every capability dropped but exactly the ones clawinit
+/// checks for (`capabilities::NEEDED`), no new privileges; tests/image.rs runs them.
+#[test]
+fn both_examples_are_hardened_with_the_capabilities_clawinit_checks_for() {
+    let needed: Vec<&str> = clawinit::capabilities::NEEDED.iter().map(|(name, _, _)| *name).collect();
+    let names = |list: &yaml_rust2::Yaml| -> Vec<String> {
+        list.as_vec().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+    };
+    let doc = &YamlLoader::load_from_str(&read("docker/compose.yaml")).unwrap()[0];
+    let service = &doc["services"]["openclaw"];
+    assert_eq!(service["read_only"].as_bool(), Some(true));
+    assert_eq!(names(&service["tmpfs"]), ["/tmp"]);
+    assert_eq!(names(&service["cap_drop"]), ["ALL"]);
+    assert_eq!(names(&service["cap_add"]), needed);
+    assert_eq!(names(&service["security_opt"]), ["no-new-privileges:true"]);
+
+    let docs = YamlLoader::load_from_str(&read("docker/k8s.yaml")).unwrap();
+    let deployment = docs.iter().find(|d| d["kind"].as_str() == Some("Deployment")).unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["seccompProfile"]["type"].as_str(), Some("RuntimeDefault"));
+    let container = &pod["containers"][0];
+    let context = &container["securityContext"];
+    assert_eq!(context["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(context["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(names(&context["capabilities"]["drop"]), ["ALL"]);
+    assert_eq!(names(&context["capabilities"]["add"]), needed);
+    let tmp = container["volumeMounts"].as_vec().unwrap().iter().find(|m| m["mountPath"].as_str() == Some("/tmp"));
+    let tmp = tmp.expect("/tmp is mounted")["name"].as_str().unwrap();
+    let volume = pod["volumes"].as_vec().unwrap().iter().find(|v| v["name"].as_str() == Some(tmp)).unwrap();
+    assert!(!volume["emptyDir"].is_badvalue(), "/tmp is an emptyDir");
+}
+
 #[test]
 fn the_checks_catch_a_wrong_variable() {
     let result = std::panic::catch_unwind(|| check_variable("CLAWINIT_SECRET_FILE"));

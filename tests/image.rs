@@ -334,6 +334,107 @@ fn a_read_only_root_file_system_starts_and_stops_cleanly_with_the_documented_tmp
     }
 }
 
+/// A field of /proc/1/status (clawinit's) inside the container: what the kernel applies.
+fn pid1_status(c: &Container, field: &str) -> String {
+    let status = c.exec(&["cat", "/proc/1/status"]);
+    let prefix = format!("{field}:");
+    let line = status.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {field}"));
+    line[prefix.len()..].trim().to_string()
+}
+
+/// The hardened settings of both examples, as the kernel applies them to PID 1.
+fn assert_hardened(c: &Container) {
+    assert_eq!(c.state("{{.HostConfig.ReadonlyRootfs}}"), "true", "read-only root");
+    assert_eq!(pid1_status(c, "CapEff"), "00000000000000e3", "only the five capabilities");
+    assert_eq!(pid1_status(c, "NoNewPrivs"), "1", "no new privileges");
+    assert_eq!(pid1_status(c, "Seccomp"), "2", "a seccomp filter");
+}
+
+/// The capabilities the root start needs (README "Hardened containers"); everything
+/// else dropped.
+const MINIMUM_CAPS: [&str; 5] = ["CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"];
+
+fn cap_options(caps: &[&str]) -> Vec<String> {
+    let mut options = vec!["--cap-drop".to_string(), "ALL".to_string()];
+    for cap in caps {
+        options.extend(["--cap-add".to_string(), (*cap).to_string()]);
+    }
+    options
+}
+
+/// Starts `options` with the image's worker, waits healthy, runs `check` on the running
+/// container, stops: exit 0, in order. The logs and what `clawinit status` said.
+fn healthy_and_stops(test: &str, image: &str, options: &[&str], check: &dyn Fn(&Container)) -> String {
+    let c = Container::new(test);
+    let started = Instant::now();
+    let mut all = options.to_vec();
+    all.extend(["--env", "LITELLM_API_KEY=sk-fake", "--env", "LITELLM_BASE_URL=http://litellm.invalid:4000/v1"]);
+    c.start(image, &all, &["node", WORKER]);
+    c.wait_healthy(started);
+    c.wait_worker_line();
+    let ps = c.processes();
+    assert!(ps[1..].iter().all(|p| p.1 == "node"), "the children run as node: {ps:?}");
+    let status = podman(&["exec", &c.name, "clawinit", "status"]);
+    check(&c);
+    podman_ok(&["stop", &c.name]);
+    assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
+    let logs = c.logs();
+    assert_ordered_stop(&logs);
+    logs + "\n--- clawinit status:\n" + &text(&status.stdout) + &text(&status.stderr)
+}
+
+/// Docker's `--read-only` with a tmpfs on /tmp only (podman's own tmpfs mounts on /run
+/// and /var/tmp turned off): the gateway's cache goes to the state volume, made 0700 and
+/// node's by clawinit; the status socket is off with one warning, and `status` says why.
+#[test]
+fn read_only_with_a_tmpfs_on_tmp_only_is_healthy_the_cache_in_the_volume() {
+    let Some(image) = image() else { return };
+    let options = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"];
+    let out = healthy_and_stops("ro-tmp", &image, &options, &|c| {
+        assert!(stat(c, "/data/.cache").starts_with("node 700 "), "the cache: node's, 0700");
+        assert_eq!(c.state("{{.HostConfig.ReadonlyRootfs}}"), "true");
+    });
+    assert_eq!(out.matches("status socket unavailable: /run is read-only").count(), 2, "one warning + status:\n{out}");
+    assert!(out.contains("XDG_CACHE_HOME") && out.contains("/data/.cache"), "{out}");
+    assert!(!out.contains("TMPDIR"), "/tmp is writable: TMPDIR is not set:\n{out}");
+}
+
+#[test]
+fn all_capabilities_dropped_but_the_documented_minimum_is_healthy() {
+    let Some(image) = image() else { return };
+    let options = cap_options(&MINIMUM_CAPS);
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    healthy_and_stops("caps-min", &image, &options, &|c| {
+        assert_eq!(pid1_status(c, "CapEff"), "00000000000000e3", "PID 1 has exactly the five");
+    });
+}
+
+#[test]
+fn no_new_privileges_is_healthy() {
+    let Some(image) = image() else { return };
+    healthy_and_stops("nnp", &image, &["--security-opt", "no-new-privileges"], &|c| {
+        assert_eq!(pid1_status(c, "NoNewPrivs"), "1");
+    });
+}
+
+/// One of the minimum left out: one error line naming it (not a raw EPERM), 64, no
+/// child, nothing in the volume.
+#[test]
+fn too_few_capabilities_end_with_one_line_naming_the_missing_one() {
+    let Some(image) = image() else { return };
+    let c = Container::new("caps-few");
+    let options = cap_options(&MINIMUM_CAPS[..4]); // no SETUID
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    c.start(&image, &options, &["node", WORKER]);
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), 64, "{}", c.logs());
+    let logs = c.logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(lines.len(), 1, "one error line:\n{logs}");
+    assert!(lines[0].contains("cap_setuid") && lines[0].contains("add SETUID"), "{logs}");
+    assert!(!logs.contains("Operation not permitted") && !logs.contains("EPERM"), "{logs}");
+    assert!(all_files(&c.volume_dir()).is_empty(), "nothing written");
+}
+
 /// OpenShift runs images as an arbitrary uid in group 0. clawinit cannot switch users
 /// then: with the image's CLAWINIT_USER=node it refuses (64, one line, nothing
 /// written); with CLAWINIT_USER empty both children run as that uid.
@@ -458,6 +559,7 @@ fn the_compose_example_runs_as_written_under_podman_compose() {
     let ready = c.wait_healthy(started);
     eprintln!("compose: healthy {:.1} s after `up`", ready.as_secs_f64());
     c.wait_worker_line();
+    assert_hardened(&c);
     let stop = compose(&["stop"]);
     assert!(stop.status.success(), "podman-compose stop: {}", text(&stop.stderr));
     assert_eq!(c.state("{{.State.ExitCode}}"), "0", "{}", c.logs());
@@ -566,6 +668,7 @@ fn the_kubernetes_example_runs_under_podman_kube_play_with_the_documented_equiva
         let ready = c.wait_probe(started);
         eprintln!("kube play: {container} ready {:.1} s after `kube play`", ready.as_secs_f64());
         c.wait_worker_line();
+        assert_hardened(&c);
         let logs = c.logs();
         assert!(logs.contains("openclaw.rendered.json"), "the read-only ConfigMap rendered into /data:\n{logs}");
         podman_ok(&["stop", &c.name]);

@@ -23,6 +23,7 @@ use crate::names;
 use crate::openclaw_version::{self, Installed};
 use crate::secrets::{self, IdentitySources};
 use crate::settings::Settings;
+use crate::writable_dirs::WritableDirs;
 use command::Command;
 
 /// The identity sources of the environment, with the key command's time limit.
@@ -189,10 +190,17 @@ pub fn preflight(settings: &Settings, worker: &[OsString], mode: Mode, until: Un
 }
 
 /// What `run` adds to the children's environment after the config step,
-/// at the start and on every reload alike.
-pub fn run_env(env: &mut ChildEnv, owner: Option<&Account>) {
+/// at the start and on every reload alike: `writable` is decided once, at
+/// the start, so a reload gives the same cache and temp dirs.
+pub fn run_env(env: &mut ChildEnv, owner: Option<&Account>, writable: &WritableDirs) {
     if let Some(account) = owner {
         env.set("HOME", zeroize::Zeroizing::new(account.home.as_os_str().as_encoded_bytes().to_vec()));
+    }
+    // A value from clawinit's environment or a secret source is never replaced.
+    for (name, dir) in writable.vars() {
+        if env.get(name).is_none_or(<[u8]>::is_empty) {
+            env.set(name, zeroize::Zeroizing::new(dir.as_os_str().as_encoded_bytes().to_vec()));
+        }
     }
     // OpenClaw's self-restart otherwise spawns a detached copy and exits 0.
     env.set(names::OPENCLAW_NO_RESPAWN, zeroize::Zeroizing::new(b"1".to_vec()));

@@ -16,6 +16,7 @@ use crate::files::{self, CONFIG_FILE_LIMIT, SECRETS_FILE_LIMIT};
 use crate::settings::Settings;
 use crate::start;
 use crate::workdir::StartDir;
+use crate::writable_dirs::WritableDirs;
 
 /// Reads the sources again; what the supervisor asks of the start pipeline
 /// on a HUP or a change the watch saw; `Sources` below is the one implementation.
@@ -52,6 +53,8 @@ pub struct Sources {
     /// reload's, or the start's); `None` without a watch. Only a success
     /// moves it: a failed reload is retried at the next check.
     fingerprint: Option<[u8; 32]>,
+    /// The cache and temp dirs the start gave the children.
+    writable: WritableDirs,
     /// The directory the start read relative paths from, held open.
     workdir: StartDir,
     /// The last reload failed: the watch retries it.
@@ -65,13 +68,22 @@ impl Sources {
         let fingerprint = (settings.secrets_watch > 0).then(|| fingerprint(settings));
         let workdir = StartDir::here()
             .map_err(|e| Failure::new(Exit::Internal, format!("cannot hold the start directory: {e}")))?;
-        Ok(Sources { settings: settings.clone(), owner: None, fingerprint, workdir, failing: false })
+        Ok(Sources {
+            settings: settings.clone(),
+            owner: None,
+            writable: WritableDirs::default(),
+            fingerprint,
+            workdir,
+            failing: false,
+        })
     }
 
     /// The account the state dir was handed to: files clawinit writes on a
-    /// reload are the user's, as at the start.
-    pub fn owned_by(&mut self, owner: Option<Account>) {
+    /// reload are the user's, as at the start; and the writable dirs the
+    /// start gave the children, which a reload gives them again.
+    pub fn owned_by(&mut self, owner: Option<Account>, writable: WritableDirs) {
         self.owner = owner;
+        self.writable = writable;
     }
 }
 
@@ -104,7 +116,7 @@ impl Sources {
         let seen = self.fingerprint.is_some().then(|| fingerprint(&self.settings));
         let (mut env, sources) = start::children_env(self.settings.secrets_file.as_deref(), &self.settings, false)?;
         let prepared = config::prepare(&self.settings, &mut env, Mode::Rewrite, self.owner.as_ref())?;
-        start::run_env(&mut env, self.owner.as_ref());
+        start::run_env(&mut env, self.owner.as_ref(), &self.writable);
         if seen.is_some() {
             self.fingerprint = seen;
         }

@@ -193,8 +193,14 @@ impl Drop for Server {
 /// mask, so no signal is ever delivered to it.
 pub fn serve(board: &Shared, allowed: Vec<u32>) -> Option<Server> {
     let path = socket_path();
-    let (listener, server) =
-        bind(&path).map_err(|e| tracing::warn!("cannot serve clawinit status at {}: {e}", path.display())).ok()?;
+    let (listener, server) = bind(&path)
+        .map_err(|e| match unavailable_because(&path) {
+            // A read-only root with no tmpfs on /run (Kubernetes'
+            // readOnlyRootFilesystem): expected, and `status` says so.
+            Some(why) => tracing::warn!("{why}; clawinit status and the drain signal for probe are off"),
+            None => tracing::warn!("cannot serve clawinit status at {}: {e}", path.display()),
+        })
+        .ok()?;
     let board = board.clone();
     let spawned = std::thread::Builder::new()
         .name("status".into())
@@ -255,6 +261,21 @@ fn bind(path: &Path) -> std::io::Result<(UnixListener, Server)> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
     let inode = std::fs::symlink_metadata(path)?.ino();
     Ok((listener, Server { path: path.to_path_buf(), inode, _lock: lock }))
+}
+
+/// Why no socket can be at `path`: the nearest of its directories that
+/// exists (`/run/clawinit`, else `/run`) is on a read-only mount. `None` otherwise
+/// (then the supervisor is not running, or not answering this user).
+pub fn unavailable_because(path: &Path) -> Option<String> {
+    let mut dir = path.parent()?;
+    while std::fs::symlink_metadata(dir).is_err() {
+        dir = dir.parent()?;
+    }
+    read_only(dir).then(|| format!("status socket unavailable: {} is read-only", dir.display()))
+}
+
+fn read_only(dir: &Path) -> bool {
+    nix::sys::statvfs::statvfs(dir).is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 /// Ask the supervisor of this PID namespace for its state; `None` when none
