@@ -76,10 +76,13 @@ ENV OPENCLAW_STATE_DIR=/data \
 # openclaw.mjs not to respawn itself to move a NODE_COMPILE_CACHE from the environment
 # to a subdirectory of its own (two node processes); with it the gateway stays one
 # process and uses the cache as set.
+# OPENCLAW_COMPILE_CACHE=none skips the bake (44 MB less; each container then compiles
+# cold into the empty directory, as before the cache).
+ARG OPENCLAW_COMPILE_CACHE=bake
 ENV NODE_COMPILE_CACHE=/var/cache/openclaw/compile-cache \
     OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED=1
 COPY docker/openclaw-bake-cache.sh /usr/local/lib/clawinit/openclaw-bake-cache.sh
-RUN /usr/local/lib/clawinit/openclaw-bake-cache.sh
+RUN /usr/local/lib/clawinit/openclaw-bake-cache.sh "$OPENCLAW_COMPILE_CACHE"
 
 VOLUME ["/data"]
 EXPOSE 18789

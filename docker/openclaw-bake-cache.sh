@@ -7,11 +7,17 @@
 # keeps its own cache under os.tmpdir(), empty in a new container and hidden by a tmpfs
 # /tmp (README "Start-up"). Leaves nothing but the cache: the state directory, the home
 # directory's caches, /tmp and clawinit's socket are removed.
-#   openclaw-bake-cache.sh   (as root, after /usr/local/bin/clawinit is in place)
+#   openclaw-bake-cache.sh [bake|none]   (as root, after /usr/local/bin/clawinit is in place;
+#   none: only the empty directory, for the smallest image)
 set -eu
 cache="${NODE_COMPILE_CACHE:?openclaw-bake-cache.sh: NODE_COMPILE_CACHE is not set}"
 # node's, group 0 and group-writable like /data: an arbitrary uid in group 0 may add to it.
 install -d -o node -g 0 -m 0775 "$cache"
+case "${1:-bake}" in
+    bake) ;;
+    none) echo "openclaw-bake-cache.sh: not baked (OPENCLAW_COMPILE_CACHE=none)" >&2; exit 0 ;;
+    *) echo "openclaw-bake-cache.sh: OPENCLAW_COMPILE_CACHE must be bake or none, not $1" >&2; exit 64 ;;
+esac
 state="$(mktemp -d)"
 log="$(mktemp)"
 # A fake key per provider whose plugin is in the image (bundled, or added by

@@ -60,13 +60,15 @@ cp "$binary" "$context/clawinit"
 # One image for every test. NODE_IMAGE swaps the base; the binary context replaces the
 # Rust stage; layers are cached in podman's store, so only what changed is rebuilt.
 # --format docker: the OCI format has no HEALTHCHECK. CLAWINIT_IMAGE_TAG and
-# CLAWINIT_IMAGE_PLUGINS (the OPENCLAW_PLUGINS build argument) are for bench/image-start.sh.
+# CLAWINIT_IMAGE_PLUGINS and CLAWINIT_IMAGE_COMPILE_CACHE (the OPENCLAW_PLUGINS and
+# OPENCLAW_COMPILE_CACHE build arguments) are for bench/image-start.sh.
 image="${CLAWINIT_IMAGE_TAG:-localhost/clawinit-openclaw:test}"
 log="$context/build.log"
 podman build --format docker --target gateway \
     --build-arg "NODE_IMAGE=$base" \
     --build-context "binary=$context" \
     ${CLAWINIT_IMAGE_PLUGINS+--build-arg "OPENCLAW_PLUGINS=$CLAWINIT_IMAGE_PLUGINS"} \
+    ${CLAWINIT_IMAGE_COMPILE_CACHE+--build-arg "OPENCLAW_COMPILE_CACHE=$CLAWINIT_IMAGE_COMPILE_CACHE"} \
     --tag "$image" . >"$log" 2>&1 || { tail -n 40 "$log" >&2; exit 1; }
 podman image prune --force >/dev/null
 if $build_only; then
