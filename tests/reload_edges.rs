@@ -260,8 +260,8 @@ fn a_held_config_lock_on_reload_does_not_freeze_the_supervisor() {
         start(&home, &[("CLAWINIT_CONFIG_OVERLAY", &overlay_s), ("OPENAI_API_KEY", "sk-not-a-real-key")]);
     let worker = worker_pid(&running);
     // The gateway's user (here: the test) holds clawinit's lock.
-    let lock_path = home.0.join("state/openclaw.json.clawinit-lock");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    // The lock is a flock on the state dir itself.
+    let file = std::fs::File::open(home.0.join("state")).unwrap();
     let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
     std::fs::write(&overlay, "{ agents: { defaults: { timeoutSeconds: 200 } } }").unwrap();
     running.signal(Signal::SIGHUP);

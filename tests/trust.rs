@@ -231,8 +231,8 @@ fn a_failed_watch_reload_is_retried_until_it_succeeds() {
         &home,
         &[("CLAWINIT_CONFIG_OVERLAY", &overlay_s), ("OPENAI_API_KEY", "sk-x"), ("CLAWINIT_SECRETS_WATCH", "1")],
     );
-    let lock_path = home.0.join("state/openclaw.json.clawinit-lock");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    // The lock is a flock on the state dir itself.
+    let file = std::fs::File::open(home.0.join("state")).unwrap();
     let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
     std::fs::write(&overlay, "{ agents: { defaults: { timeoutSeconds: 200 } } }").unwrap();
     assert_eq!(wait_for_reloads(&running, 1), "failed");

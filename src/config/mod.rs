@@ -49,6 +49,36 @@ pub struct Prepared {
     pub changes: Vec<Change>,
     pub providers: Vec<String>,
     pub warnings: Vec<String>,
+    /// The state file this start left for later, if any (`write_deferred`).
+    pub deferred: Option<Deferred>,
+}
+
+/// The state file of a first start, kept back so the gateway finds a new
+/// state dir holding only openclaw.json (OpenClaw then skips its legacy
+/// migrations: `store::only_config`). Written by `write_deferred` once the
+/// gateway is past its start-up, or when `run` ends; a reload before then
+/// writes it itself (the file is missing, so stale). Only a kill of PID 1
+/// in between loses it, and a lost state file makes clawinit treat its
+/// seeded entries as the user's: it then leaves them alone, losing nothing.
+pub struct Deferred {
+    location: Location,
+    state: state::State,
+}
+
+/// Write a deferred state file, unless a reload wrote one meanwhile. Never
+/// waits for the lock (the user can hold it); a failure is one warning and
+/// the state file stays missing (the next reload or start writes it).
+pub fn write_deferred(deferred: Deferred, owner: Option<&Account>) {
+    let Deferred { location, state } = deferred;
+    let written = store::lock(&location, owner, std::time::Duration::ZERO).and_then(|locked| {
+        if !store::has_state(&locked, &location) {
+            store::write_state(&locked, &location, &state, owner)?;
+        }
+        Ok(())
+    });
+    if let Err(failure) = written {
+        tracing::warn!("{}; the state file is written at the next reload or start", failure.message);
+    }
 }
 
 /// Render openclaw.json for the children's environment and, in `Write` mode,
@@ -82,7 +112,7 @@ pub fn prepare(
     // Decide without the lock first: a failure or a no-op leaves no trace,
     // not even a lock file. Renames are atomic, so this read is consistent.
     let mut outcome = compute(&location, settings, env, overlay.as_ref())?;
-    let mut written = false;
+    let (mut written, mut deferred) = (false, None);
     if write && (outcome.changed || outcome.state_stale) {
         let wait = if mode == Mode::Rewrite { std::time::Duration::ZERO } else { store::LOCK_WAIT };
         let locked = store::lock(&location, owner, wait)?;
@@ -93,7 +123,12 @@ pub fn prepare(
             store::write_config(&locked, &location, &outcome.bytes, owner)?;
             written = true;
         }
-        if outcome.state_stale {
+        let first_start = mode == Mode::Write
+            && location.target.parent() == Some(location.state_dir.as_path())
+            && store::only_config(&locked, &location);
+        if outcome.state_stale && first_start {
+            deferred = Some(Deferred { location: location.clone(), state: outcome.rendered.state.clone() });
+        } else if outcome.state_stale {
             store::write_state(&locked, &location, &outcome.rendered.state, owner)?;
         }
     }
@@ -117,6 +152,7 @@ pub fn prepare(
         changes: outcome.rendered.changes,
         providers: outcome.providers,
         warnings: outcome.warnings,
+        deferred,
     })
 }
 

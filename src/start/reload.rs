@@ -33,6 +33,11 @@ pub trait Reload {
     /// The supervisor refused what the last `reload` returned (`execve`
     /// would not take it): the watch must try again.
     fn refused(&mut self);
+
+    /// The gateway is past its own start-up (ready, or the wait is over),
+    /// or `run` ends: write what the start left for later
+    /// (`config::Deferred`).
+    fn settle(&mut self);
 }
 
 /// A successful reload: the environment the children would get now.
@@ -59,6 +64,8 @@ pub struct Sources {
     workdir: StartDir,
     /// The last reload failed: the watch retries it.
     failing: bool,
+    /// The state file the start kept back until the gateway is up.
+    deferred: Option<config::Deferred>,
 }
 
 impl Sources {
@@ -75,14 +82,21 @@ impl Sources {
             fingerprint,
             workdir,
             failing: false,
+            deferred: None,
         })
     }
 
-    /// The account the state dir was handed to: files clawinit writes on a
-    /// reload are the user's, as at the start; and the writable dirs the
-    /// start gave the children, which a reload gives them again.
-    pub fn owned_by(&mut self, owner: Option<Account>, writable: WritableDirs) {
+    /// The account the state dir is handed to: files clawinit writes on a
+    /// reload are the user's, as at the start; and the state file the start
+    /// kept back (`settle` writes it).
+    pub fn owned_by(&mut self, owner: Option<Account>, deferred: Option<config::Deferred>) {
         self.owner = owner;
+        self.deferred = deferred;
+    }
+
+    /// The cache and temp dirs the start gave the children, which a reload
+    /// gives them again.
+    pub fn gives(&mut self, writable: WritableDirs) {
         self.writable = writable;
     }
 }
@@ -105,6 +119,12 @@ impl Reload for Sources {
 
     fn refused(&mut self) {
         self.failing = true;
+    }
+
+    fn settle(&mut self) {
+        if let Some(deferred) = self.deferred.take() {
+            config::write_deferred(deferred, self.owner.as_ref());
+        }
     }
 }
 

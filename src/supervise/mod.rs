@@ -107,6 +107,10 @@ pub fn run(
         if let Some(exit) = s.first_gate(gateway, options, started).await {
             return Ok(exit);
         }
+        // The gateway has looked at its state dir by now.
+        if let Some(reloader) = s.reloader.as_mut() {
+            reloader.settle();
+        }
         if let Some(worker) = worker {
             if let Err(failure) = s.spawn(Role::Worker, worker) {
                 s.stop(&[Role::Gateway], libc::SIGTERM, later(Instant::now(), options.stop_timeout)).await;

@@ -10,6 +10,8 @@ FAKE_LOG           file to append events to: "gateway start", "gateway ready-at 
                    /readyz turns ready), "gateway ready <t>" (first ready answer), "gateway term";
                    and "stamp start <t>", "stamp exit <t>" (the benchmark's clock)
 FAKE_DAEMONS       spawn this many short-lived daemonized helpers per second (orphans)
+FAKE_STATE_LISTING file to write the state dir's entries to at start, one per line (what
+                   OpenClaw's new-install test sees)
 Port: OPENCLAW_GATEWAY_PORT, else the config's gateway.port, else 18789.
 """
 import json
@@ -56,6 +58,9 @@ def configured_port():
 
 
 port = configured_port()
+if os.environ.get("FAKE_STATE_LISTING"):
+    with open(os.environ["FAKE_STATE_LISTING"], "w") as f:
+        f.write("".join(name + "\n" for name in sorted(os.listdir(os.environ["OPENCLAW_STATE_DIR"]))))
 listening_at = None
 announced = False
 
