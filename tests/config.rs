@@ -639,3 +639,49 @@ fn the_kept_back_state_file_is_written_when_the_run_ends_and_only_on_a_new_state
     let (out, _) = running.finish(std::time::Duration::from_secs(15));
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
 }
+
+/// A HUP before the gateway is ready re-renders with the state file the
+/// start kept back (written first), not from nothing: the seeded entries
+/// stay clawinit's.
+#[test]
+fn a_reload_before_the_gateway_is_ready_keeps_what_the_first_start_seeded() {
+    use support::ns::{run_pair, wait_for_line, Running};
+    let home = Scratch::new("config-pristine-hup");
+    let log = home.0.join("log");
+    let env = [("OPENAI_API_KEY", "sk-not-a-real-key"), ("FAKE_READY_AFTER", "2")];
+    let running = Running::start(run_pair(&home.0, &log, &env));
+    wait_for_line(&log, "gateway start");
+    running.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for_line(&log, "worker start");
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let (out, _) = running.finish(std::time::Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("reload") && !stderr.contains("reload failed"), "the HUP was taken: {stderr}");
+    let recorded = fs::read_to_string(home.0.join("state/openclaw.json.clawinit-state")).unwrap();
+    assert!(recorded.contains(r#"{"path":["agents","defaults","model","primary"],"value":"openai/gpt-6-astra"}"#));
+}
+
+/// Eight starts at once on an empty state dir: the first keeps its state
+/// file back with the lock held, so the others wait for it and read it,
+/// and the entries stay clawinit's.
+#[test]
+fn eight_concurrent_first_starts_keep_the_seeded_entries_clawinits() {
+    let boot = Boot::new("concurrent-new").with(&[("OPENAI_API_KEY", &secret("o"))]);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = clawinit(&boot.home.0);
+            cmd.env("CLAWINIT_GATEWAY_CMD", "true").envs(boot.env.iter().map(|(k, v)| (k, v))).arg("run");
+            cmd.stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let recorded = fs::read_to_string(boot.state_dir().join("openclaw.json.clawinit-state")).unwrap();
+    assert!(recorded.contains(r#"{"path":["agents","defaults","model","primary"],"value":"openai/gpt-6-astra"}"#));
+    let names: Vec<String> =
+        fs::read_dir(boot.state_dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(!names.iter().any(|n| n.contains("lock") || n.contains("prev")), "{names:?}");
+}

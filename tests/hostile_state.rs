@@ -252,26 +252,37 @@ fn a_planted_config_symlink_never_makes_root_read_its_target() {
     assert!(!contains(&out.stderr, "ROOT-ONLY-CANARY-7f3a"));
 }
 
+/// Where the lock is a file (a config outside the state dir, in a
+/// directory the user owns), a symlink the user planted as it is replaced,
+/// never followed. In the state dir the lock is the directory itself: the
+/// same planted name is left alone.
 #[test]
 fn a_planted_lock_symlink_creates_nothing_outside() {
     if !is_root() {
         return;
     }
     let home = Scratch::new("planted-lock");
-    let state = home.0.join("state");
-    let outside = home.0.join("outside");
-    std::fs::create_dir_all(&state).unwrap();
-    std::fs::create_dir_all(&outside).unwrap();
-    std::os::unix::fs::chown(&state, Some(USER), Some(USER)).unwrap();
-    let lock = state.join("openclaw.json.clawinit-lock");
-    symlink(outside.join("created-by-root"), &lock).unwrap();
-    std::os::unix::fs::lchown(&lock, Some(USER), Some(USER)).unwrap();
+    let (state, conf, outside) = (home.0.join("state"), home.0.join("conf"), home.0.join("outside"));
+    for dir in [&state, &conf, &outside] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    for dir in [&state, &conf] {
+        std::os::unix::fs::chown(dir, Some(USER), Some(USER)).unwrap();
+        let lock = dir.join("openclaw.json.clawinit-lock");
+        symlink(outside.join("created-by-root"), &lock).unwrap();
+        std::os::unix::fs::lchown(&lock, Some(USER), Some(USER)).unwrap();
+    }
     let (out, _) = run_bounded(&mut run_once(&home.0, &state), Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(state.join("openclaw.json.clawinit-lock")).unwrap().is_symlink());
+    let mut elsewhere = run_once(&home.0, &state);
+    elsewhere.env("OPENCLAW_CONFIG_PATH", conf.join("openclaw.json"));
+    let (out, _) = run_bounded(&mut elsewhere, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!outside.join("created-by-root").exists(), "root created a file where the symlink pointed");
-    // The lock is the directory's own flock now: the old name is not used.
-    assert!(std::fs::symlink_metadata(&lock).unwrap().is_symlink(), "left alone");
-    assert!(state.join("openclaw.json").is_file());
+    let lock = conf.join("openclaw.json.clawinit-lock");
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_file(), "the lock is a regular file now");
+    assert!(state.join("openclaw.json").is_file() && conf.join("openclaw.json").is_file());
 }
 
 #[test]

@@ -49,35 +49,46 @@ pub struct Prepared {
     pub changes: Vec<Change>,
     pub providers: Vec<String>,
     pub warnings: Vec<String>,
-    /// The state file this start left for later, if any (`write_deferred`).
+    /// The state file this start kept back, if any (`Deferred`).
     pub deferred: Option<Deferred>,
 }
 
 /// The state file of a first start, kept back so the gateway finds a new
 /// state dir holding only openclaw.json (OpenClaw then skips its legacy
-/// migrations: `store::only_config`). Written by `write_deferred` once the
-/// gateway is past its start-up, or when `run` ends; a reload before then
-/// writes it itself (the file is missing, so stale). Only a kill of PID 1
-/// in between loses it, and a lost state file makes clawinit treat its
-/// seeded entries as the user's: it then leaves them alone, losing nothing.
+/// migrations: `store::only_config`), with the lock still held: another
+/// start on the volume waits for it (and then reads it) instead of taking
+/// the seeded entries for the user's. `run` writes it once the gateway is
+/// ready or has had `SETTLE_AFTER`, before a reload, when the run ends, or
+/// at once when the state dir is not new anyway. Only a kill of PID 1
+/// in between loses it; the next start then takes the seeded entries for
+/// the user's: it keeps them as they are and no longer updates them.
 pub struct Deferred {
+    locked: store::Locked,
     location: Location,
     state: state::State,
 }
 
-/// Write a deferred state file, unless a reload wrote one meanwhile. Never
-/// waits for the lock (the user can hold it); a failure is one warning and
-/// the state file stays missing (the next reload or start writes it).
-pub fn write_deferred(deferred: Deferred, owner: Option<&Account>) {
-    let Deferred { location, state } = deferred;
-    let written = store::lock(&location, owner, std::time::Duration::ZERO).and_then(|locked| {
-        if !store::has_state(&locked, &location) {
-            store::write_state(&locked, &location, &state, owner)?;
+/// How long after the gateway's spawn a kept-back state file waits at most
+/// for its readiness: OpenClaw looks at its state dir within its first
+/// seconds (~1-2 s on a 2-core machine).
+pub const SETTLE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Deferred {
+    /// The state dir still holds only openclaw.json (keeping the state
+    /// file back still buys something).
+    pub fn still_new(&self) -> bool {
+        store::only_config(&self.locked, &self.location)
+    }
+
+    /// Write the state file (unless one appeared) and release the lock. A
+    /// failure is one warning; the file then stays missing (see above).
+    pub fn write(self, owner: Option<&Account>) {
+        if store::has_state(&self.locked, &self.location) {
+            return;
         }
-        Ok(())
-    });
-    if let Err(failure) = written {
-        tracing::warn!("{}; the state file is written at the next reload or start", failure.message);
+        if let Err(failure) = store::write_state(&self.locked, &self.location, &self.state, owner) {
+            tracing::warn!("{}; the next start takes the entries clawinit wrote for the user's", failure.message);
+        }
     }
 }
 
@@ -124,15 +135,22 @@ pub fn prepare(
             written = true;
         }
         let first_start = mode == Mode::Write
+            && outcome.state_stale
             && location.target.parent() == Some(location.state_dir.as_path())
             && store::only_config(&locked, &location);
-        if outcome.state_stale && first_start {
-            deferred = Some(Deferred { location: location.clone(), state: outcome.rendered.state.clone() });
+        if first_start {
+            let state = outcome.rendered.state.clone();
+            deferred = Some(Deferred { locked, location: location.clone(), state });
         } else if outcome.state_stale {
             store::write_state(&locked, &location, &outcome.rendered.state, owner)?;
         }
     }
-    token::provide(&outcome.rendered.doc, env)?;
+    if let Err(failure) = token::provide(&outcome.rendered.doc, env) {
+        if let Some(kept_back) = deferred {
+            kept_back.write(owner);
+        }
+        return Err(failure);
+    }
     tracing::debug!(
         elapsed_us = started.elapsed().as_micros() as u64,
         bytes = outcome.bytes.len(),

@@ -4,11 +4,8 @@
 //! Files beside the config (`openclaw.json` stands for its name):
 //! `openclaw.json.clawinit-state` (what clawinit manages),
 //! `-prev.1`..`-prev.3` (the last versions it replaced; OpenClaw's own
-//! backups are `openclaw.json.bak*`), `-tmp.<pid>` (a write in progress).
-//! No lock file: the lock is a `flock` on the directory itself, so that a
-//! new state dir holds nothing but openclaw.json when the gateway first
-//! looks (see `only_config`). Older releases left an empty
-//! `-clawinit-lock`; it is harmless and unused.
+//! backups are `openclaw.json.bak*`), `-tmp.<pid>` (a write in progress),
+//! `-lock` (only where the directory itself is not the lock: `lock_handle`).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -20,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat, AtFlags, Flock, FlockArg, OFlag};
-use nix::sys::stat::{mkdirat, Mode};
+use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{access, linkat, unlinkat, AccessFlags, UnlinkatFlags};
 
@@ -126,36 +123,61 @@ fn parent(path: &Path) -> &Path {
 }
 
 /// The exclusive lock serializing concurrent starts on one volume, held from
-/// reading the config until the write is done, with the handle on the
-/// directory every later step works in by name (never by full path). The
-/// lock is a `flock` on that directory's own handle: no file to create,
-/// nothing for a planted symlink to redirect.
+/// reading the config until the write is done (a first start's until its
+/// state file is written: `config::Deferred`), with the handle on the
+/// directory every later step works in by name (never by full path).
 pub struct Locked {
     dir: OwnedFd,
     _lock: Flock<File>,
 }
 
+/// What is locked. In the state dir, the directory itself: a lock file
+/// there would be an entry besides openclaw.json (`only_config`), and the
+/// user who owns the directory can hold either. Elsewhere (a directory the
+/// user may only read), and where the file system has no `flock` for a
+/// directory (NFS emulates it with POSIX locks, which need a writable
+/// handle), the file `openclaw.json.clawinit-lock`.
+fn lock_handle(dir: &OwnedFd, loc: &Location, on_dir: bool) -> Result<(File, PathBuf), Failure> {
+    let dir_path = parent(&loc.target);
+    if on_dir {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let handle = openat(dir, ".", flags, Mode::empty()).map_err(|e| cannot("open", dir_path, e.into()))?;
+        return Ok((File::from(handle), dir_path.to_path_buf()));
+    }
+    let name = loc.name(".clawinit-lock");
+    let shown = dir_path.join(&name);
+    let file = open_lock_file(dir, &name).map_err(|e| cannot("open the lock", &shown, e.into()))?;
+    Ok((file, shown))
+}
+
 pub fn lock(loc: &Location, owner: Option<&Account>, wait: std::time::Duration) -> Result<Locked, Failure> {
     let dir_path = parent(&loc.target);
     let dir = create_dir(dir_path, owner)?;
-    let mut handle = File::from(nix::unistd::dup(&dir).map_err(|e| cannot("open", dir_path, e.into()))?);
-    // Never a blocking wait: the directory is the user's, so the user can
-    // hold the lock. Another start holds it for milliseconds; a stop
-    // request or `wait` ends the wait.
+    let mut on_dir = dir_path == loc.state_dir;
+    let (mut handle, mut shown) = lock_handle(&dir, loc, on_dir)?;
+    // Never a blocking wait: the lock is in a directory the user can
+    // write (or read), so the user can hold it. Another start holds it for
+    // milliseconds (a first start until its gateway is up, at most
+    // SETTLE_AFTER); a stop request or `wait` ends the wait.
     let deadline = std::time::Instant::now() + wait;
     loop {
         match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => return Ok(Locked { dir, _lock: lock }),
             Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => handle = back,
-            Err((_, errno)) => return Err(cannot("lock", dir_path, errno.into())),
+            Err((_, _)) if on_dir => {
+                on_dir = false;
+                (handle, shown) = lock_handle(&dir, loc, on_dir)?;
+                continue;
+            }
+            Err((_, errno)) => return Err(cannot("lock", &shown, errno.into())),
         }
         crate::interrupt::check()?;
         if std::time::Instant::now() >= deadline {
             return Err(Failure::new(
                 Exit::Config,
                 match wait.as_secs() {
-                    0 => format!("{}: locked by another process", dir_path.display()),
-                    secs => format!("{}: locked by another process for {secs} s", dir_path.display()),
+                    0 => format!("{}: locked by another process", shown.display()),
+                    secs => format!("{}: locked by another process for {secs} s", shown.display()),
                 },
             ));
         }
@@ -166,25 +188,40 @@ pub fn lock(loc: &Location, owner: Option<&Account>, wait: std::time::Duration) 
 /// How long a start waits for another one's lock on openclaw.json.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Open (or create) the lock file without following a symlink; anything but
+/// a regular file planted there is removed first (it is only a lock).
+fn open_lock_file(dir: &OwnedFd, name: &OsStr) -> Result<File, Errno> {
+    let flags = OFlag::O_CREAT | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    for _ in 0..2 {
+        match openat(dir, name, flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) if files::kind(&fstat(&fd)?) == SFlag::S_IFREG => return Ok(File::from(fd)),
+            Ok(_) | Err(Errno::ELOOP | Errno::ENXIO) => unlinkat(dir, name, UnlinkatFlags::NoRemoveDir)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::ELOOP)
+}
+
 /// Whether openclaw.json is the only entry of its directory. OpenClaw
 /// 2026.9 takes that as a new install (`stateDirHasOnlyConfig`) and skips
 /// its legacy-state migrations, about 2 s of a first start; any other entry,
 /// clawinit's state file included, sends it down the full migration path.
+/// Stops at the first other entry.
 pub fn only_config(locked: &Locked, loc: &Location) -> bool {
-    entries(&locked.dir).is_ok_and(|names| names.iter().all(|name| *name == loc.target_name()))
+    let target = loc.target_name();
+    listing(&locked.dir).is_ok_and(|mut names| names.all(|name| name.is_ok_and(|n| n == target)))
 }
 
 /// The names in `dir` but `.` and `..`, read through a description of its
 /// own (a `dup` would share the handle's offset: a second listing through
 /// one would find nothing).
-fn entries(dir: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+fn listing(dir: &OwnedFd) -> Result<impl Iterator<Item = Result<OsString, Errno>>, Errno> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let listing = nix::dir::Dir::from_fd(openat(dir, ".", flags, Mode::empty())?)?;
-    listing
+    Ok(listing
         .into_iter()
-        .filter(|entry| !entry.as_ref().is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
         .map(|entry| entry.map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string()))
-        .collect()
+        .filter(|name| !name.as_ref().is_ok_and(|n| n == "." || n == "..")))
 }
 
 /// Whether the state file exists (as anything at all).
@@ -291,8 +328,9 @@ fn keep_backup(dir: &OwnedFd, loc: &Location) -> Result<(), Failure> {
 /// Temp files left by a crash; safe to remove while holding the lock.
 fn remove_stale_temps(dir: &OwnedFd, loc: &Location) {
     let prefix = loc.name(".clawinit-tmp.");
-    let Ok(names) = entries(dir) else { return };
-    for name in names.into_iter().filter(|n| n.as_bytes().starts_with(prefix.as_bytes())) {
+    let Ok(names) = listing(dir) else { return };
+    let stale: Vec<OsString> = names.flatten().filter(|n| n.as_bytes().starts_with(prefix.as_bytes())).collect();
+    for name in stale {
         let _ = unlinkat(dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
     }
 }

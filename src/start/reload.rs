@@ -34,9 +34,9 @@ pub trait Reload {
     /// would not take it): the watch must try again.
     fn refused(&mut self);
 
-    /// The gateway is past its own start-up (ready, or the wait is over),
-    /// or `run` ends: write what the start left for later
-    /// (`config::Deferred`).
+    /// The gateway is past its own start-up (ready, or
+    /// `config::SETTLE_AFTER` since its spawn), or `run` ends: write the
+    /// state file the start kept back (`config::Deferred`).
     fn settle(&mut self);
 }
 
@@ -95,9 +95,13 @@ impl Sources {
     }
 
     /// The cache and temp dirs the start gave the children, which a reload
-    /// gives them again.
+    /// gives them again. Made in the state dir, they end its newness: the
+    /// state file kept back for it is written now.
     pub fn gives(&mut self, writable: WritableDirs) {
         self.writable = writable;
+        if self.deferred.as_ref().is_some_and(|d| !d.still_new()) {
+            self.settle();
+        }
     }
 }
 
@@ -123,13 +127,17 @@ impl Reload for Sources {
 
     fn settle(&mut self) {
         if let Some(deferred) = self.deferred.take() {
-            config::write_deferred(deferred, self.owner.as_ref());
+            deferred.write(self.owner.as_ref());
         }
     }
 }
 
 impl Sources {
     fn read_again(&mut self) -> Result<Reloaded, Failure> {
+        // The render below needs the state file a first start kept back
+        // (without it, every entry would look like the user's), and the lock
+        // it holds.
+        self.settle();
         let _back = self.workdir.enter().map_err(|why| Failure::new(Exit::NotFound, why))?;
         // What is read now is what the next check compares with, once this
         // reload has succeeded: a change it took is not reloaded twice.

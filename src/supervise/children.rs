@@ -71,6 +71,9 @@ pub(super) struct Supervisor<'a> {
     pub(super) watch: Option<watch::Watch>,
     pub(super) gateway_starts: restart::Starts,
     pub(super) board: status::Shared,
+    /// When the state file a first start kept back is written at the
+    /// latest (`config::Deferred`); `None` once written.
+    pub(super) settle_at: Option<tokio::time::Instant>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -97,6 +100,7 @@ impl<'a> Supervisor<'a> {
             watch: None,
             gateway_starts: restart::Starts::default(),
             board: status::Board::shared(Vec::new()),
+            settle_at: None,
         })
     }
 

@@ -79,6 +79,10 @@ impl Supervisor<'_> {
             let reload = tokio::select! {
                 () = &mut ready => return Gate::Ready,
                 () = sleep_until(deadline) => return Gate::TimedOut,
+                () = super::settle_due(self.settle_at) => {
+                    self.settle();
+                    false
+                }
                 () = watch::watch_due(&watch) => self.watch_saw_change(),
                 event = self.next() => match event {
                     Event::Exited(_, ending) => return Gate::Exited(ending),

@@ -104,12 +104,14 @@ pub fn run(
         let _server = status::serve(&s.board, allowed.into_iter().flatten().collect());
         let started = Instant::now();
         s.gateway_starts.record(started);
+        s.settle_at = Some(later(started, crate::config::SETTLE_AFTER));
         if let Some(exit) = s.first_gate(gateway, options, started).await {
             return Ok(exit);
         }
-        // The gateway has looked at its state dir by now.
-        if let Some(reloader) = s.reloader.as_mut() {
-            reloader.settle();
+        // A gateway that answers has looked at its state dir; without a
+        // probe, `settle_at` decides.
+        if options.probe != ReadyProbe::None {
+            s.settle();
         }
         if let Some(worker) = worker {
             if let Err(failure) = s.spawn(Role::Worker, worker) {
@@ -119,6 +121,14 @@ pub fn run(
         }
         s.running(gateway, worker, options).await
     })
+}
+
+/// Resolves at `at`; never without one.
+pub(super) async fn settle_due(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Run `future` on clawinit's one runtime shape: current-thread, IO and time.
@@ -134,6 +144,14 @@ pub fn block_on<T, F: Future<Output = Result<T, Failure>>>(future: F) -> Result<
 }
 
 impl Supervisor<'_> {
+    /// Write the state file the start kept back (`config::Deferred`), once.
+    fn settle(&mut self) {
+        self.settle_at = None;
+        if let Some(reloader) = self.reloader.as_mut() {
+            reloader.settle();
+        }
+    }
+
     /// Both run: the first unexpected exit ends the run with its code, unless
     /// the restart policy brings the gateway back; a shutdown signal stops
     /// the worker, then the gateway, and ends with the worker's code.
@@ -166,6 +184,7 @@ impl Supervisor<'_> {
             let watch = watch::Watch::due(&self.watch);
             tokio::select! {
                 () = watch::watch_due(&watch) => reload = self.watch_saw_change(),
+                () = settle_due(self.settle_at) => self.settle(),
                 () = respawn => {
                     restart_at = None;
                     // A start that fails counts under the limit like one that
