@@ -134,9 +134,10 @@ pub struct Locked {
 /// What is locked. In the state dir, the directory itself: a lock file
 /// there would be an entry besides openclaw.json (`only_config`), and the
 /// user who owns the directory can hold either. Elsewhere (a directory the
-/// user may only read), and where the file system has no `flock` for a
-/// directory (NFS emulates it with POSIX locks, which need a writable
-/// handle), the file `openclaw.json.clawinit-lock`.
+/// user may only read), and where `flock` on the directory fails, the file
+/// `openclaw.json.clawinit-lock`. A network file system (NFS, CIFS) takes a
+/// host-local `flock` on a directory without failing: there the lock only
+/// serializes starts on one host.
 fn lock_handle(dir: &OwnedFd, loc: &Location, on_dir: bool) -> Result<(File, PathBuf), Failure> {
     let dir_path = parent(&loc.target);
     if on_dir {
