@@ -371,17 +371,7 @@ fn eight_concurrent_starts_on_one_state_dir_serialize() {
     let boot = Boot::new("concurrent").with(&[("OPENAI_API_KEY", &secret("o")), ("GROQ_API_KEY", &secret("g"))]);
     fs::create_dir_all(boot.state_dir()).unwrap();
     fs::write(boot.config(), "{gateway: {mode: 'local'}, agents: {defaults: {timeoutSeconds: 321}}}").unwrap();
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = clawinit(&boot.home.0);
-            cmd.env("CLAWINIT_GATEWAY_CMD", "true").envs(boot.env.iter().map(|(k, v)| (k, v))).arg("run");
-            cmd.stderr(std::process::Stdio::piped()).spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    boot.eight_runs_at_once();
     let doc = boot.written();
     assert_eq!(doc["agents"]["defaults"]["timeoutSeconds"], 321);
     assert_eq!(doc["agents"]["defaults"]["model"]["primary"], "openai/gpt-6-astra");
@@ -418,6 +408,21 @@ fn a_crash_between_temp_write_and_rename_leaves_the_old_file() {
 }
 
 impl Boot {
+    /// Eight `run`s started together (gateway `true`), each must succeed.
+    fn eight_runs_at_once(&self) {
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                let mut cmd = clawinit(&self.home.0);
+                cmd.env("CLAWINIT_GATEWAY_CMD", "true").envs(self.env.iter().map(|(k, v)| (k, v))).arg("run");
+                cmd.stderr(std::process::Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+    }
+
     fn clawinit_with_fault(&self, point: &str) -> Output {
         let mut cmd = clawinit(&self.home.0);
         cmd.env("CLAWINIT_GATEWAY_CMD", "true").env("CLAWINIT_FAULT", point);
@@ -668,17 +673,7 @@ fn a_reload_before_the_gateway_is_ready_keeps_what_the_first_start_seeded() {
 #[test]
 fn eight_concurrent_first_starts_keep_the_seeded_entries_clawinits() {
     let boot = Boot::new("concurrent-new").with(&[("OPENAI_API_KEY", &secret("o"))]);
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let mut cmd = clawinit(&boot.home.0);
-            cmd.env("CLAWINIT_GATEWAY_CMD", "true").envs(boot.env.iter().map(|(k, v)| (k, v))).arg("run");
-            cmd.stderr(std::process::Stdio::piped()).spawn().unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    boot.eight_runs_at_once();
     let recorded = fs::read_to_string(boot.state_dir().join("openclaw.json.clawinit-state")).unwrap();
     assert!(recorded.contains(r#"{"path":["agents","defaults","model","primary"],"value":"openai/gpt-6-astra"}"#));
     let names: Vec<String> =
